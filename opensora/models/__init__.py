@@ -1,0 +1,1 @@
+"""Networks. Importing this package registers every model in ``opensora.registry.MODELS``."""
