@@ -100,3 +100,21 @@ class ChunkSchedule:
     def initially_done(self) -> list[int]:
         """Reference chunks that are clean before iteration 0 (emitted first)."""
         return [c for c in range(self.num_ref_chunks) if float(self.levels[0, c]) == 0.0]
+
+    def window_timesteps(self, i: int, batch_size: int = 1, *, after: bool = False,
+                         dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
+        """Per-latent model timesteps of iteration ``i``'s window, (B, T_win), T_win = len(window(i)) * C.
+
+        1. Context latents: 0 for context_mode "clean"; for "renoise", the level of the oldest active chunk
+           (the context is forward-noised to it, so the whole row is constant in RW).
+        2. Active chunk c: ``levels[i, c]`` repeated C times (``after=True``: ``levels[i + 1, c]``, the levels
+           the Euler step goes to; context entries are then unchanged, i.e. a zero step).
+        """
+        ctx, act = self.context(i), self.active(i)
+        if not act:
+            return torch.zeros(batch_size, 0, dtype=dtype, device=device)
+        lv = self.levels[i + int(after), act]
+        ctx_level = 0.0 if self.context_mode == "clean" else float(self.levels[i, act[0]])
+        row = torch.cat([torch.full((len(ctx) * self.chunk_size,), ctx_level, dtype=torch.float64),
+                         lv.to(torch.float64).repeat_interleave(self.chunk_size)])
+        return row.to(dtype=dtype, device=device).expand(batch_size, -1)
