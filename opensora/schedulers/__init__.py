@@ -1,5 +1,10 @@
 """Noise schedulers and noise-level schedules (pure functions, shared by training and inference)."""
-from .fopp import fopp_log_counts, sample_fopp_compositions, sample_fopp_training_levels  # noqa: F401
+from .fopp import (  # noqa: F401
+    fopp_complete,
+    fopp_log_counts,
+    sample_fopp_compositions,
+    sample_fopp_training_levels,
+)
 from .guidance import cfg_denoiser, cfg_velocity  # noqa: F401
 from .noise_schedules import (  # noqa: F401
     ad_inference_schedule,

@@ -40,30 +40,45 @@ def _draw(logits: torch.Tensor, generator) -> torch.Tensor:
     return torch.searchsorted(cdf, u, right=True).clamp(max=logits.shape[1] - 1).squeeze(1)
 
 
+def fopp_complete(frame: torch.Tensor, level: torch.Tensor, num_frames: int, num_levels: int, *,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Complete anchored compositions uniformly: (B, F) int64 with ``out[b, frame[b]] = level[b]``.
+
+    1. Backward, i = f-1..1: P(t_i = k | t_{i+1} = K) = d^e(i, k) / d^e(i + 1, K), k in 1..K.
+    2. Forward, i = f+1..F: P(t_i = k | t_{i-1} = K) = d^s(i, k) / d^s(i - 1, K), k in K..T.
+    Given (f, t_f), every non-decreasing composition with that value at f is equally likely.
+
+    Args:
+        frame: (B,) 0-based anchor units.  level: (B,) anchor levels in 1..T.
+    """
+    log_de, log_ds = fopp_log_counts(num_frames, num_levels)
+    levels = torch.arange(1, num_levels + 1)
+    batch = frame.shape[0]
+    out = torch.zeros(batch, num_frames, dtype=torch.int64)
+    out[torch.arange(batch), frame] = level
+    for i in range(num_frames - 2, -1, -1):
+        todo = i < frame
+        upper = torch.where(todo, out[:, i + 1], num_levels)[:, None]
+        draw = _draw(log_de[i].masked_fill(levels > upper, float("-inf")), generator) + 1
+        out[:, i] = torch.where(todo, draw, out[:, i])
+    for i in range(1, num_frames):
+        todo = i > frame
+        lower = torch.where(todo, out[:, i - 1], 1)[:, None]
+        draw = _draw(log_ds[i].masked_fill(levels < lower, float("-inf")), generator) + 1
+        out[:, i] = torch.where(todo, draw, out[:, i])
+    return out
+
+
 def sample_fopp_compositions(batch_size: int, num_frames: int, num_levels: int, *,
                              generator: torch.Generator | None = None) -> torch.Tensor:
     """FoPP compositions, (B, F) int64 with values in 1..T, non-decreasing along F.
 
     1. f ~ U{1..F}, t_f ~ U{1..T} per sample.
-    2. Backward, i = f-1..1: P(t_i = k | t_{i+1} = K) = d^e(i, k) / d^e(i + 1, K), k in 1..K.
-    3. Forward, i = f+1..F: P(t_i = k | t_{i-1} = K) = d^s(i, k) / d^s(i - 1, K), k in K..T.
+    2. The rest by ``fopp_complete``; P(c) = (1 / (F T)) sum_f 1 / (d^e(f, c_f) d^s(f, c_f)).
     """
-    log_de, log_ds = fopp_log_counts(num_frames, num_levels)
-    levels = torch.arange(1, num_levels + 1)
-    f = torch.randint(0, num_frames, (batch_size,), generator=generator)
-    out = torch.zeros(batch_size, num_frames, dtype=torch.int64)
-    out[torch.arange(batch_size), f] = torch.randint(1, num_levels + 1, (batch_size,), generator=generator)
-    for i in range(num_frames - 2, -1, -1):
-        todo = i < f
-        upper = torch.where(todo, out[:, i + 1], num_levels)[:, None]
-        draw = _draw(log_de[i].masked_fill(levels > upper, float("-inf")), generator) + 1
-        out[:, i] = torch.where(todo, draw, out[:, i])
-    for i in range(1, num_frames):
-        todo = i > f
-        lower = torch.where(todo, out[:, i - 1], 1)[:, None]
-        draw = _draw(log_ds[i].masked_fill(levels < lower, float("-inf")), generator) + 1
-        out[:, i] = torch.where(todo, draw, out[:, i])
-    return out
+    frame = torch.randint(0, num_frames, (batch_size,), generator=generator)
+    level = torch.randint(1, num_levels + 1, (batch_size,), generator=generator)
+    return fopp_complete(frame, level, num_frames, num_levels, generator=generator)
 
 
 def sample_fopp_training_levels(batch_size: int, *, num_steps: int = 30, num_noisy_chunks: int = 6,
