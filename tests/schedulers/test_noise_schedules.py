@@ -177,7 +177,7 @@ def test_replacement_baselines_60s():
 
 
 def grid():
-    for s_, k_, c, n, n_ref in itertools.product((4, 6, 12), (1, 2, 3), (1, 2, 5), (1, 4, 7, 11), (0, 1, 2)):
+    for s_, k_, c, n, n_ref in itertools.product((4, 6, 12), (1, 2, 3), (1, 3), (1, 4, 7, 11), (0, 1, 2)):
         if s_ % k_ == 0 and n > n_ref:
             yield s_, k_, c, n, n_ref
 
@@ -202,7 +202,7 @@ def test_schedule_invariants_over_grid():
             assert ad.num_iterations == s_ + (n - n_ref - 1) * min(s, s_)
             assert_invariants(ad, s_)
         count += 1
-    assert count > 50
+    assert count > 40
 
 
 @pytest.mark.parametrize("kind", ["pa-ref", "pa-t2v", "pa-fixed", "pa-nox0", "ad", "ad-frame", "rn", "rw", "rn-t2v"])
