@@ -25,9 +25,11 @@ def test_window_types_and_latents():
 
 def test_window_probabilities(gen):
     probs = pa_window_probs(6)
-    assert probs["steady"] == 0.5 and probs["init:3"] == pytest.approx(0.5 / 16) and sum(probs.values()) == pytest.approx(1.0)
+    assert probs["steady"] == 0.5 and probs["init:3"] == pytest.approx(0.5 / 16)
+    assert sum(probs.values()) == pytest.approx(1.0)
     grouped = pa_window_probs(6, window_probs={"steady": 2, "t2v": 1, "term:1": 1})
-    assert grouped["steady"] == pytest.approx(0.5) and grouped["t2v:4"] == pytest.approx(0.25 / 6) and grouped["init:1"] == 0
+    assert grouped["steady"] == pytest.approx(0.5) and grouped["t2v:4"] == pytest.approx(0.25 / 6)
+    assert grouped["init:1"] == 0
     assert pa_window_probs(1, keep_x0=False) == {"steady": 1.0}
     with pytest.raises(ValueError, match="keys must be"):
         pa_window_probs(6, window_probs={"middle": 1.0})
