@@ -19,7 +19,7 @@ logger = get_logger(__name__)
 
 def _check_buckets(buckets) -> dict[int, float]:
     if not buckets:
-        raise ValueError("buckets is empty; give {num_frames: weight}, e.g. {119: 1.0}")
+        raise ValueError("buckets is empty; give {num_frames: weight} or [(num_frames, weight), ...], e.g. [(119, 1.0)]")
     out = {int(k): float(v) for k, v in dict(buckets).items()}
     if any(k < 1 for k in out) or any(v < 0 for v in out.values()) or sum(out.values()) <= 0:
         raise ValueError(f"buckets must map frame counts >= 1 to weights >= 0 (not all 0), got {buckets}")
@@ -31,7 +31,8 @@ class BucketBatchSampler(Sampler):
 
     Args:
         dataset: has ``frame_counts`` (per row, or None = unknown) and ``fits(count, num_frames)``.
-        buckets: {num_frames: weight}.
+        buckets: {num_frames: weight} or [(num_frames, weight), ...] (configs use the list: mmengine would
+            merge a child config's dict into its base's).
         batch_size: samples per batch on this rank.
         num_replicas, rank: data-parallel world size and this rank.
         seed: base seed (the epoch is mixed in).

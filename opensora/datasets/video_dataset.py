@@ -37,6 +37,7 @@ class SkippingDataset(Dataset):
     """
 
     exact_length = False  # a row with more frames than the bucket can be cropped to it
+    provides_latents = False  # items hold pixels (``video``), not pre-extracted ``latents``
     max_retries = 32
 
     def __len__(self) -> int:
@@ -132,6 +133,7 @@ class LatentTextDataset(SkippingDataset):
     """
 
     exact_length = True
+    provides_latents = True
 
     def __init__(self, data_path):
         self.rows = read_csv(data_path)
