@@ -53,6 +53,10 @@ class SkippingDataset(Dataset):
             return True
         return count == num_frames if self.exact_length else count >= num_frames
 
+    def load(self, index: int, num_frames: int, seed: int) -> dict:
+        """Row ``index`` as a clip of ``num_frames`` (no substitution); raises :class:`VideoReadError`."""
+        return self._load(self.rows[index], num_frames, seed)
+
     def __getitem__(self, key) -> dict:
         key = SampleKey(*key)
         skipped = []

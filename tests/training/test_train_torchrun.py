@@ -3,6 +3,7 @@
 Three launches (about 10 s each, mostly imports): an uninterrupted ColossalAI ZeRO-2 run, a resume of it
 from a mid-run checkpoint, and a torch-native run that blows up on purpose (NaN/inf guard).
 """
+import importlib.util
 import json
 import os
 import shutil
@@ -92,6 +93,14 @@ def test_ema_export_loads_in_stdit3(runs):
     tiny = dict(depth=1, hidden_size=32, num_heads=2, caption_channels=16, model_max_length=8)
     built = build_module(dict(type="STDiT3", from_pretrained=str(ema_dir / "model.safetensors"), **tiny), MODELS)
     assert torch.equal(built.state_dict()["final_layer.linear.weight"], weights["final_layer.linear.weight"])
+
+    spec = importlib.util.spec_from_file_location("export_ema", REPO / "tools/export_ema.py")
+    export = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(export)
+    assert export.main([str(runs["exp"]), "--output", str(runs["tmp"] / "export"), "--dtype", "bf16"]) == 0
+    half = STDiT3.from_pretrained(runs["tmp"] / "export")  # the newest checkpoint's EMA, bf16 on disk
+    assert torch.allclose(half.state_dict()["final_layer.linear.weight"], weights["final_layer.linear.weight"],
+                          atol=1e-2)
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(runs):
