@@ -1,0 +1,1 @@
+"""Training: objectives (noise levels per batch), the step, the loop with EMA / checkpoints / resume, metrics."""
