@@ -19,7 +19,8 @@ logger = get_logger(__name__)
 
 def _check_buckets(buckets) -> dict[int, float]:
     if not buckets:
-        raise ValueError("buckets is empty; give {num_frames: weight} or [(num_frames, weight), ...], e.g. [(119, 1.0)]")
+        raise ValueError("buckets is empty; give [(num_frames, weight), ...] or {num_frames: weight}, "
+                         "e.g. [(119, 1.0)]")
     out = {int(k): float(v) for k, v in dict(buckets).items()}
     if any(k < 1 for k in out) or any(v < 0 for v in out.values()) or sum(out.values()) <= 0:
         raise ValueError(f"buckets must map frame counts >= 1 to weights >= 0 (not all 0), got {buckets}")

@@ -112,7 +112,8 @@ class Trainer:
             self.save()
 
     def log(self, info: dict, grad_norm) -> None:
-        metrics = {"loss": sum(self._losses) / len(self._losses), "lr": info["lr"], **self.throughput.read(), "epoch": self.pos.epoch, "num_latents": info["num_latents"],
+        metrics = {"loss": sum(self._losses) / len(self._losses), "lr": info["lr"], **self.throughput.read(),
+                   "epoch": self.pos.epoch, "num_latents": info["num_latents"],
                    "skipped_files": self._count_bad_rows()}
         if grad_norm is not None:
             metrics["grad_norm"] = grad_norm

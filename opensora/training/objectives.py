@@ -14,8 +14,9 @@ fopp       AR-Diffusion FoPP (method section 7): non-decreasing per-chunk step i
 
 An objective is built with the scheduler (``RFlow``) and ``frames_for_latents`` (pixel frames that encode
 to a latent count, from the VAE) and has one method, ``sample(batch_size, num_latents, *, height, width,
-generator, device) -> (t, loss_mask, info)`` with ``generator`` a CPU torch.Generator: T = t.shape[1] may be shorter than ``num_latents`` (a
-partial window); the caller then uses the first T latents. ``loss_mask`` None means all latents count.
+generator, device) -> (t, loss_mask, info)`` with ``generator`` a CPU torch.Generator. T = t.shape[1] may
+be shorter than ``num_latents`` (a partial window); the caller then uses the first T latents.
+``loss_mask`` None means all latents count.
 """
 from __future__ import annotations
 
