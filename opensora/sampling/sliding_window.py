@@ -111,7 +111,8 @@ class SlidingWindowSampler:
         reference: (B, C_z, R C, h, w) latents of the ``schedule.num_ref_chunks`` reference chunks, or None.
         dtype: latent dtype of the noise (fp32; fp64 for oracle tests); Euler updates keep >= fp32.
         on_call: ``on_call(step)`` after every model call (progress bars, timing).
-        state: a :class:`SamplerState` from ``state()`` to continue an interrupted run.
+        state: a :class:`SamplerState` from ``state()`` to continue an interrupted run (``reference`` is then
+            not needed: the state holds every chunk still in use).
     """
 
     def __init__(self, schedule: ChunkSchedule, denoise: DenoiseFn, *, latent_shape: Sequence[int],
@@ -123,8 +124,8 @@ class SlidingWindowSampler:
         self.dtype, self.device = dtype, torch.device(device) if device is not None else torch.device("cpu")
         self.steps = walk(schedule)
         self._last = last_use(self.steps, schedule.num_chunks)
-        self._check_reference(reference)
         if state is None:
+            self._check_reference(reference)
             self._fresh(reference)
         else:
             self._restore(state)
