@@ -32,6 +32,12 @@ FLAG_TO_KEY = {"ckpt_path": "model.from_pretrained", "prompt": "prompt", "prompt
                "cfg_scale": "cfg_scale", "seed": "seed", "save_dir": "save_dir", "batch_size": "batch_size",
                "num_sample": "num_sample"}
 
+# every key an inference config holds (tests/configs checks that configs have exactly these)
+CONFIG_KEYS = {"model", "vae", "text_encoder", "scheduler", "schedule", "cfg_scale", "num_frames", "resolution",
+               "aspect_ratio", "image_size", "fps", "whole_seconds", "prompt", "prompt_path", "reference_path",
+               "reference_side", "num_sample", "batch_size", "seed", "dtype", "save_dir", "save_state_every",
+               "crf", "save_latents", "progress"}
+
 
 def _frames(value: str):
     return int(value) if value.isdigit() else value
