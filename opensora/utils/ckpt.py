@@ -61,7 +61,7 @@ def _from_dir(directory: Path, filenames, subfolder) -> Path:
 def _from_hub(repo_id: str, filenames, subfolder) -> Path:
     from huggingface_hub import hf_hub_download
 
-    tried, last = [], None
+    tried, last = [f"local path {Path(repo_id).resolve()} (does not exist)"], None
     for name in filenames:
         tried.append(f"hub {repo_id}/{subfolder + '/' if subfolder else ''}{name}")
         try:
