@@ -15,14 +15,6 @@ from opensora.utils.ckpt import WeightsNotFoundError
 WORDS = ["a", "beautiful", "waterfall", "in", "the", "forest", "cat", "dog", "aesthetic", "score", "4k", "hd"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ---- prompt preprocessing -------------------------------------------------------------------------
 def test_open_sora_inference_preprocessing_example():
     out = preprocess_prompts(["A Beautiful waterfall, 4K (HD) in the forest."], aes=6.5)

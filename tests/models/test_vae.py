@@ -8,15 +8,6 @@ from opensora.registry import MODELS, build_module
 from opensora.utils.ckpt import CheckpointMismatchError, WeightsNotFoundError, save_safetensors
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is as fast, and avoids OpenMP thrashing on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def vae(_one_thread):
     torch.manual_seed(0)
