@@ -1,5 +1,8 @@
-"""Open-Sora v1.2 video VAE (spatial AutoencoderKL + temporal VAE); registers "OpenSoraVAE_V1_2"(-tiny)."""
+"""Video VAEs: Open-Sora v1.2 (spatial AutoencoderKL + temporal VAE) and the linear PCA VAE of the embedded tiny
+model; registers "OpenSoraVAE_V1_2", "OpenSoraVAE_V1_2-tiny" and "PCAVideoVAE"."""
+from .pca_vae import PCAVideoVAE
 from .vae import OpenSoraVAE_V1_2, SpatialVAE, opensora_vae_v1_2_tiny
 from .vae_temporal import DiagonalGaussian, TemporalVAE
 
-__all__ = ["OpenSoraVAE_V1_2", "opensora_vae_v1_2_tiny", "SpatialVAE", "TemporalVAE", "DiagonalGaussian"]
+__all__ = ["OpenSoraVAE_V1_2", "opensora_vae_v1_2_tiny", "PCAVideoVAE", "SpatialVAE", "TemporalVAE",
+           "DiagonalGaussian"]

@@ -1,0 +1,31 @@
+# Train the embedded tiny model (README: "Embedded tiny model") on the synthetic world, from scratch, on CPU:
+#   python -m tools.synthetic.generate --out data/synthetic --split train --num-videos 216 --seconds 12 --seed 0
+#   python tools/fit_pca_vae.py --data-path data/synthetic/train.csv --out checkpoints/tiny/vae
+#   torchrun --nproc_per_node=1 scripts/train.py configs/pavdm/train_tiny.py --data-path data/synthetic/train.csv
+# PA objective with variable-length windows: 1 clean context chunk + K = 3 noisy chunks (68 frames, 20 latents),
+# every window type (steady / initialization / termination / text-to-video), context masked out of the loss.
+_base_ = ["_base_/tiny_networks.py", "_base_/train_runtime.py"]
+
+model = dict(from_pretrained=None)
+# Levels (the same in configs/pavdm/infer_60s_tiny*.py; a test checks): no resolution shift (the tiny frames are far
+# from Open-Sora's 240p), S = 24 steps over K = 3 noisy chunks, i.e. a chunk shift every m = 8 steps.
+scheduler = dict(type="rflow", num_sampling_steps=24, use_timestep_transform=False, bf16_ratio=False,
+                 sample_method="uniform")
+objective = dict(num_steps=24, num_noisy_chunks=3)
+dataset = dict(data_path="data/synthetic/train.csv", image_size=(64, 96))
+buckets = [(68, 1.0)]
+batch_size = 8
+num_workers = 1
+
+backend = "torch"
+plugin = "ddp"
+dtype = "fp32"  # bf16 is slower than fp32 on CPU
+optimizer = dict(lr=5e-4)
+warmup_steps = 100
+ema_decay = 0.998
+max_steps = 3500
+log_every = 50
+ckpt_every = 500
+keep_last = 2
+tensorboard = False
+outputs = "outputs/tiny"

@@ -1,0 +1,223 @@
+"""A linear (PCA) video autoencoder with the Open-Sora v1.2 VAE interface: the embedded tiny model's VAE.
+
+It keeps the structure the PA sampler relies on -- 17-frame micro-chunks <-> 5 latents, chunks independent,
+``encode`` / ``decode`` / ``decode_chunk`` / ``get_latent_size`` / ``latent_frames`` -- and replaces the two
+networks by one orthogonal projection fitted to data with :func:`fit_pca` (``tools/fit_pca_vae.py``).
+
+Notation:
+
+| symbol | meaning |
+|---|---|
+| f | frames per latent (``time_factor``, 4) |
+| p | pixels per latent cell side (``patch_size``, 8) |
+| D | values per group, ``3 * f * p * p`` (768) |
+| C | latent channels (``latent_channels``, 32) |
+| g | a group: the f x p x p x 3 pixels of one latent cell, flattened in (t, py, px, rgb) order |
+
+Encode, per micro-chunk of r <= 17 frames: (1) front-pad with ``(-r) % f`` copies of the first frame (Open-Sora
+pads with zeros; a copy keeps the first group in distribution), (2) cut into groups g, (3) z_raw = (g - mean)
+basis^T, (4) z = (z_raw - shift) / scale. Decode inverts (4) and (3), reassembles frames and drops the padding.
+``basis`` has orthonormal rows, so decode(encode(x)) is the least-squares reconstruction of x from C numbers
+per group. Encoding is deterministic (``generator`` is accepted for interface compatibility and unused).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from opensora.registry import MODELS
+from opensora.utils.ckpt import load_state_dict, load_weights_strict, resolve_weights, save_safetensors
+
+logger = logging.getLogger(__name__)
+
+
+@MODELS.register_module(name="PCAVideoVAE")
+class PCAVideoVAE(nn.Module):
+    """Linear video autoencoder with the ``OpenSoraVAE_V1_2`` interface.
+
+    Args:
+        from_pretrained: a directory written by :meth:`save_pretrained`, a ``.safetensors`` file or a Hub id;
+            loaded strictly. Without it the basis selects the first C group values (a placeholder for
+            shape-only uses such as dry runs; fit one with ``tools/fit_pca_vae.py``).
+        latent_channels: C, numbers per latent cell.
+        patch_size: p, the spatial compression (8, as Open-Sora's VAE).
+        time_factor: f, the temporal compression (4, as Open-Sora's VAE).
+        micro_frame_size: frames per independent chunk (17 -> 5 latents).
+        micro_batch_size: accepted for config compatibility with ``OpenSoraVAE_V1_2``; unused.
+    """
+
+    def __init__(self, from_pretrained: Optional[str] = None, latent_channels: int = 32, patch_size: int = 8,
+                 time_factor: int = 4, micro_frame_size: int = 17, micro_batch_size: Optional[int] = None,
+                 in_channels: int = 3):
+        super().__init__()
+        for name, value in (("latent_channels", latent_channels), ("patch_size", patch_size),
+                            ("time_factor", time_factor), ("micro_frame_size", micro_frame_size)):
+            if int(value) < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        self.in_channels, self.patch_size, self.time_factor = in_channels, patch_size, time_factor
+        self.group_dim = in_channels * time_factor * patch_size * patch_size
+        if latent_channels > self.group_dim:
+            raise ValueError(f"latent_channels={latent_channels} exceeds the {self.group_dim} values of a group "
+                             f"(3 x {time_factor} x {patch_size} x {patch_size}); use at most {self.group_dim}")
+        self.out_channels = latent_channels
+        self.micro_frame_size = micro_frame_size
+        self.micro_batch_size = micro_batch_size
+        self.latents_per_chunk = self.latent_frames(micro_frame_size)
+        self.register_buffer("mean", torch.zeros(self.group_dim))
+        self.register_buffer("basis", torch.eye(latent_channels, self.group_dim))
+        self.register_buffer("shift", torch.zeros(1, latent_channels, 1, 1, 1))
+        self.register_buffer("scale", torch.ones(1, latent_channels, 1, 1, 1))
+        self.arch = dict(latent_channels=latent_channels, patch_size=patch_size, time_factor=time_factor,
+                         micro_frame_size=micro_frame_size, in_channels=in_channels)
+        if from_pretrained is not None:
+            self.load_pretrained(from_pretrained)
+
+    # ---- properties -------------------------------------------------------------------------------
+    @property
+    def spatial_factor(self) -> int:
+        return self.patch_size
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.basis.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.basis.device
+
+    # ---- sizes ------------------------------------------------------------------------------------
+    def _chunk_latents(self, frames: int) -> int:
+        return -(-frames // self.time_factor)
+
+    def latent_frames(self, num_frames: int) -> int:
+        """Latent frames for ``num_frames`` video frames: (T // 17) * 5 + ceil((T mod 17) / 4)."""
+        if num_frames < 0:
+            raise ValueError(f"num_frames must be >= 0, got {num_frames}")
+        full, rest = divmod(num_frames, self.micro_frame_size)
+        return full * self._chunk_latents(self.micro_frame_size) + self._chunk_latents(rest)
+
+    def get_latent_size(self, input_size: Sequence[Optional[int]]) -> list:
+        """[T, H, W] -> [T', H // p, W // p]; ``None`` entries stay ``None``."""
+        if len(input_size) != 3:
+            raise ValueError(f"input_size must be [T, H, W], got {input_size}")
+        t, h, w = input_size
+        p = self.patch_size
+        return [None if t is None else self.latent_frames(t), None if h is None else h // p,
+                None if w is None else w // p]
+
+    def chunk_frame_counts(self, num_latents: int, num_frames: Optional[int] = None) -> list:
+        """Frames decoded from each ``latents_per_chunk`` slice (as ``OpenSoraVAE_V1_2.chunk_frame_counts``)."""
+        if num_frames is None:
+            full, rest = divmod(num_latents, self.latents_per_chunk)
+            tail = min(self.micro_frame_size, rest * self.time_factor)
+            return [self.micro_frame_size] * full + ([tail] if rest else [])
+        if self.latent_frames(num_frames) != num_latents:
+            raise ValueError(f"num_frames={num_frames} encodes to {self.latent_frames(num_frames)} latents, "
+                             f"but z has {num_latents}; pass the frame count that was encoded")
+        full, rest = divmod(num_frames, self.micro_frame_size)
+        return [self.micro_frame_size] * full + ([rest] if rest else [])
+
+    # ---- groups (shared with the fitting code) ------------------------------------------------------
+    def to_groups(self, chunk: torch.Tensor) -> torch.Tensor:
+        """One micro-chunk (B, 3, r, H, W) -> groups (B, n, H/p, W/p, D), front-padded with the first frame."""
+        p, f = self.patch_size, self.time_factor
+        b, c, r, h, w = chunk.shape
+        if h % p or w % p:
+            raise ValueError(f"frame size {h}x{w} must be a multiple of patch_size={p}; resize or crop the video")
+        pad = (-r) % f
+        if pad:
+            chunk = torch.cat([chunk[:, :, :1].expand(b, c, pad, h, w), chunk], dim=2)
+        return rearrange(chunk, "B C (n f) (h py) (w px) -> B n h w (f py px C)", f=f, py=p, px=p)
+
+    def from_groups(self, groups: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """Groups (B, n, h, w, D) -> the last ``num_frames`` frames (B, 3, num_frames, h p, w p)."""
+        p, f = self.patch_size, self.time_factor
+        x = rearrange(groups, "B n h w (f py px C) -> B C (n f) (h py) (w px)", f=f, py=p, px=p, C=self.in_channels)
+        return x[:, :, x.shape[2] - num_frames:]
+
+    # ---- encode / decode --------------------------------------------------------------------------
+    def _check(self, t: torch.Tensor, channels: int, what: str) -> None:
+        if t.ndim != 5 or t.shape[1] != channels:
+            raise ValueError(f"{what} must be (B, {channels}, T, H, W), got {tuple(t.shape)}")
+
+    def encode(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """x: (B, 3, T, H, W) in [-1, 1] -> z: (B, C, T', H/p, W/p), normalised. Deterministic."""
+        self._check(x, self.in_channels, "x")
+        x = x.to(self.dtype)
+        out = []
+        for chunk in x.split(self.micro_frame_size, dim=2):
+            z = (self.to_groups(chunk) - self.mean) @ self.basis.T
+            out.append(rearrange(z, "B n h w C -> B C n h w"))
+        return (torch.cat(out, dim=2) - self.shift) / self.scale
+
+    def decode_chunk(self, z_chunk: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
+        """One chunk z: (B, C, n, h, w), n <= latents_per_chunk -> (B, 3, num_frames, p h, p w)."""
+        self._check(z_chunk, self.out_channels, "z_chunk")
+        n = z_chunk.shape[2]
+        if not 0 < n <= self.latents_per_chunk:
+            raise ValueError(f"a chunk holds 1..{self.latents_per_chunk} latents, got {n}; use decode()")
+        num_frames = num_frames if num_frames is not None else self.chunk_frame_counts(n)[0]
+        if not 0 < num_frames <= min(self.micro_frame_size, n * self.time_factor):
+            raise ValueError(f"num_frames={num_frames} does not fit {n} latents "
+                             f"(at most {min(self.micro_frame_size, n * self.time_factor)})")
+        z = z_chunk.to(self.dtype) * self.scale + self.shift
+        groups = rearrange(z, "B C n h w -> B n h w C") @ self.basis + self.mean
+        return self.from_groups(groups, num_frames)
+
+    def decode(self, z: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
+        """z: (B, C, T', h, w) -> x: (B, 3, num_frames, p h, p w), one chunk at a time."""
+        self._check(z, self.out_channels, "z")
+        counts = self.chunk_frame_counts(z.shape[2], num_frames)
+        chunks = z.split(self.latents_per_chunk, dim=2)
+        return torch.cat([self.decode_chunk(c, n) for c, n in zip(chunks, counts)], dim=2)
+
+    # ---- weights ----------------------------------------------------------------------------------
+    def load_pretrained(self, source) -> None:
+        """Load a directory / file / Hub id strictly (keys and shapes must match this architecture)."""
+        path = resolve_weights(source)
+        load_weights_strict(self, load_state_dict(path))
+        logger.info("loaded PCA VAE weights from %s", path)
+
+    def save_pretrained(self, directory, extra: Optional[dict] = None) -> Path:
+        """Write ``directory/model.safetensors`` and ``config.json`` (architecture + ``extra``, e.g. PSNR)."""
+        directory = Path(directory)
+        path = save_safetensors(self, directory / "model.safetensors")
+        config = dict(architectures=[type(self).__name__], **self.arch, **(extra or {}))
+        (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        return path
+
+
+class PCAStats:
+    """Streaming first and second moments of groups (float64), for :func:`fit_pca`."""
+
+    def __init__(self, dim: int):
+        self.count = 0
+        self.total = torch.zeros(dim, dtype=torch.float64)
+        self.outer = torch.zeros(dim, dim, dtype=torch.float64)
+
+    def update(self, groups: torch.Tensor) -> None:
+        g = groups.reshape(-1, groups.shape[-1]).to(torch.float64)
+        self.count += g.shape[0]
+        self.total += g.sum(0)
+        self.outer += g.T @ g
+
+
+def fit_pca(stats: PCAStats, latent_channels: int) -> dict:
+    """Principal axes of the groups: ``mean`` (D,), ``basis`` (C, D) orthonormal rows by decreasing variance,
+    ``scale`` (C,) = the standard deviation along each axis (so normalised latents have unit variance),
+    ``explained`` = the fraction of the variance the C axes keep."""
+    if stats.count < 2:
+        raise ValueError(f"need at least 2 groups to fit a PCA, got {stats.count}; give the fit more video")
+    mean = stats.total / stats.count
+    cov = stats.outer / stats.count - torch.outer(mean, mean)
+    eigvals, eigvecs = torch.linalg.eigh(cov)  # ascending
+    order = torch.argsort(eigvals, descending=True)[:latent_channels]
+    var = eigvals[order].clamp_min(1e-12)
+    return {"mean": mean.float(), "basis": eigvecs[:, order].T.contiguous().float(),
+            "scale": var.sqrt().float(), "explained": float(var.sum() / eigvals.clamp_min(0).sum())}
