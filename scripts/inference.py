@@ -65,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def flag_prompts_replace_config(cfg, args) -> None:
+    """--prompt or --prompt-path replaces the config's prompts of the other kind (a config may set a default)."""
+    if args.prompt is not None and args.prompt_path is None:
+        cfg.prompt_path = None
+    if args.prompt_path is not None and args.prompt is None:
+        cfg.prompt = None
+
+
 def load_jobs(cfg, required: bool = True) -> list:
     """Every video of the run (all ranks), with names and seeds."""
     if not (cfg.prompt or cfg.prompt_path) and not required:
@@ -116,6 +124,7 @@ def build_networks(cfg, device, dtype) -> tuple:
 def main(argv=None):
     # 1. config: file + flags + --cfg-options (unknown keys are errors)
     cfg, args = parse_config(build_parser(), argv, FLAG_TO_KEY)
+    flag_prompts_replace_config(cfg, args)
     # 2. distributed (torchrun or a single process), logging, seed
     info = dist.init_distributed()
     setup_logging(info.rank, None if args.dry_run else cfg.save_dir)

@@ -71,6 +71,17 @@ def test_wrong_palette_or_direction_in_the_truth_gives_large_errors(videos, tmp_
     assert all(c["direction_ok"] == 0.0 and c["shift_error"] > 1.5 and c["palette_error"] > 50 for c in clips)
 
 
+def test_inference_sidecar_timeline_gives_the_truth(videos, tmp_path):
+    """scripts/inference.py sidecars store the prompt as a timeline [[text, start_s]]; one segment is a caption."""
+    text = Caption("left", "steadily", "day", "houses").text
+    (tmp_path / "pan_left.json").write_text(json.dumps({"prompt": [[text, 0.0]]}))
+    clips = evaluate_video(videos["pan_left"], EvalOptions(scenes=False, gt_dir=str(tmp_path)))["clips"]
+    assert all(c["direction_ok"] == 1.0 and c["shift_error"] < 0.25 for c in clips)
+    (tmp_path / "pan_left.json").write_text(json.dumps({"prompt": [[text, 0.0], [text, 5.0]]}))
+    with pytest.raises(ValueError, match="2 segments"):
+        evaluate_video(videos["pan_left"], EvalOptions(scenes=False, gt_dir=str(tmp_path)))
+
+
 def test_hard_cut_counts_one_scene_change(videos):
     cuts = detect_cuts(videos["cut"])
     assert len(cuts) == 1 and abs(cuts[0] - 48) <= 2

@@ -45,11 +45,23 @@ def load_ground_truth(video, gt_dir=None, width: int = 96, height: int = 64) -> 
     data = json.loads(path.read_text())
     if "dx_px_per_frame" in data:
         return _from_sidecar(data, width)
-    text = data.get("caption") or data.get("prompt") or data.get("text")
+    text = _caption_text(data.get("caption") or data.get("prompt") or data.get("text"), path)
     if not text:
         raise ValueError(f"{path} has neither 'dx_px_per_frame' (a tools.synthetic sidecar) nor a 'caption'; "
                          f"write one of them, or run without ground truth (--no-gt)")
     return _from_caption(text, width, height)
+
+
+def _caption_text(value, path: Path):
+    """A caption string from a sidecar field: a string, or a scripts/inference.py timeline [[text, start_s], ...]
+    with one segment (a multi-prompt timeline has no single truth)."""
+    if value is None or isinstance(value, str):
+        return value
+    segments = [seg[0] if isinstance(seg, (list, tuple)) else seg for seg in value]
+    if len(segments) != 1 or not isinstance(segments[0], str):
+        raise ValueError(f"{path}: prompt timeline {value!r} has {len(segments)} segments; ground truth needs one "
+                         f"caption -- evaluate multi-prompt videos with --no-gt")
+    return segments[0]
 
 
 def _from_sidecar(data: dict, width: int) -> GroundTruth:
