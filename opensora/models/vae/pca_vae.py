@@ -23,22 +23,21 @@ per group. Encoding is deterministic (``generator`` is accepted for interface co
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 from einops import rearrange
 from torch import nn
 
 from opensora.registry import MODELS
-from opensora.utils.ckpt import load_state_dict, load_weights_strict, resolve_weights, save_safetensors
+from opensora.utils.ckpt import save_safetensors
 
-logger = logging.getLogger(__name__)
+from .chunked import ChunkedVideoVAE
 
 
 @MODELS.register_module(name="PCAVideoVAE")
-class PCAVideoVAE(nn.Module):
+class PCAVideoVAE(ChunkedVideoVAE, nn.Module):
     """Linear video autoencoder with the ``OpenSoraVAE_V1_2`` interface.
 
     Args:
@@ -68,7 +67,7 @@ class PCAVideoVAE(nn.Module):
         self.out_channels = latent_channels
         self.micro_frame_size = micro_frame_size
         self.micro_batch_size = micro_batch_size
-        self.latents_per_chunk = self.latent_frames(micro_frame_size)
+        self.latents_per_chunk = -(-micro_frame_size // time_factor)
         self.register_buffer("mean", torch.zeros(self.group_dim))
         self.register_buffer("basis", torch.eye(latent_channels, self.group_dim))
         self.register_buffer("shift", torch.zeros(1, latent_channels, 1, 1, 1))
@@ -91,38 +90,6 @@ class PCAVideoVAE(nn.Module):
     def device(self) -> torch.device:
         return self.basis.device
 
-    # ---- sizes ------------------------------------------------------------------------------------
-    def _chunk_latents(self, frames: int) -> int:
-        return -(-frames // self.time_factor)
-
-    def latent_frames(self, num_frames: int) -> int:
-        """Latent frames for ``num_frames`` video frames: (T // 17) * 5 + ceil((T mod 17) / 4)."""
-        if num_frames < 0:
-            raise ValueError(f"num_frames must be >= 0, got {num_frames}")
-        full, rest = divmod(num_frames, self.micro_frame_size)
-        return full * self._chunk_latents(self.micro_frame_size) + self._chunk_latents(rest)
-
-    def get_latent_size(self, input_size: Sequence[Optional[int]]) -> list:
-        """[T, H, W] -> [T', H // p, W // p]; ``None`` entries stay ``None``."""
-        if len(input_size) != 3:
-            raise ValueError(f"input_size must be [T, H, W], got {input_size}")
-        t, h, w = input_size
-        p = self.patch_size
-        return [None if t is None else self.latent_frames(t), None if h is None else h // p,
-                None if w is None else w // p]
-
-    def chunk_frame_counts(self, num_latents: int, num_frames: Optional[int] = None) -> list:
-        """Frames decoded from each ``latents_per_chunk`` slice (as ``OpenSoraVAE_V1_2.chunk_frame_counts``)."""
-        if num_frames is None:
-            full, rest = divmod(num_latents, self.latents_per_chunk)
-            tail = min(self.micro_frame_size, rest * self.time_factor)
-            return [self.micro_frame_size] * full + ([tail] if rest else [])
-        if self.latent_frames(num_frames) != num_latents:
-            raise ValueError(f"num_frames={num_frames} encodes to {self.latent_frames(num_frames)} latents, "
-                             f"but z has {num_latents}; pass the frame count that was encoded")
-        full, rest = divmod(num_frames, self.micro_frame_size)
-        return [self.micro_frame_size] * full + ([rest] if rest else [])
-
     # ---- groups (shared with the fitting code) ------------------------------------------------------
     def to_groups(self, chunk: torch.Tensor) -> torch.Tensor:
         """One micro-chunk (B, 3, r, H, W) -> groups (B, n, H/p, W/p, D), front-padded with the first frame."""
@@ -142,10 +109,6 @@ class PCAVideoVAE(nn.Module):
         return x[:, :, x.shape[2] - num_frames:]
 
     # ---- encode / decode --------------------------------------------------------------------------
-    def _check(self, t: torch.Tensor, channels: int, what: str) -> None:
-        if t.ndim != 5 or t.shape[1] != channels:
-            raise ValueError(f"{what} must be (B, {channels}, T, H, W), got {tuple(t.shape)}")
-
     def encode(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """x: (B, 3, T, H, W) in [-1, 1] -> z: (B, C, T', H/p, W/p), normalised. Deterministic."""
         self._check(x, self.in_channels, "x")
@@ -158,32 +121,16 @@ class PCAVideoVAE(nn.Module):
 
     def decode_chunk(self, z_chunk: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
         """One chunk z: (B, C, n, h, w), n <= latents_per_chunk -> (B, 3, num_frames, p h, p w)."""
-        self._check(z_chunk, self.out_channels, "z_chunk")
+        num_frames = self._chunk_frames(z_chunk, num_frames)
         n = z_chunk.shape[2]
-        if not 0 < n <= self.latents_per_chunk:
-            raise ValueError(f"a chunk holds 1..{self.latents_per_chunk} latents, got {n}; use decode()")
-        num_frames = num_frames if num_frames is not None else self.chunk_frame_counts(n)[0]
-        if not 0 < num_frames <= min(self.micro_frame_size, n * self.time_factor):
-            raise ValueError(f"num_frames={num_frames} does not fit {n} latents "
-                             f"(at most {min(self.micro_frame_size, n * self.time_factor)})")
+        if not (n - 1) * self.time_factor < num_frames <= n * self.time_factor:
+            raise ValueError(f"num_frames={num_frames} does not fit {n} latents (expected "
+                             f"{(n - 1) * self.time_factor + 1}..{n * self.time_factor}); pass the encoded frame count")
         z = z_chunk.to(self.dtype) * self.scale + self.shift
         groups = rearrange(z, "B C n h w -> B n h w C") @ self.basis + self.mean
         return self.from_groups(groups, num_frames)
 
-    def decode(self, z: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
-        """z: (B, C, T', h, w) -> x: (B, 3, num_frames, p h, p w), one chunk at a time."""
-        self._check(z, self.out_channels, "z")
-        counts = self.chunk_frame_counts(z.shape[2], num_frames)
-        chunks = z.split(self.latents_per_chunk, dim=2)
-        return torch.cat([self.decode_chunk(c, n) for c, n in zip(chunks, counts)], dim=2)
-
     # ---- weights ----------------------------------------------------------------------------------
-    def load_pretrained(self, source) -> None:
-        """Load a directory / file / Hub id strictly (keys and shapes must match this architecture)."""
-        path = resolve_weights(source)
-        load_weights_strict(self, load_state_dict(path))
-        logger.info("loaded PCA VAE weights from %s", path)
-
     def save_pretrained(self, directory, extra: Optional[dict] = None) -> Path:
         """Write ``directory/model.safetensors`` and ``config.json`` (architecture + ``extra``, e.g. PSNR)."""
         directory = Path(directory)

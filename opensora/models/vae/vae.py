@@ -20,7 +20,6 @@ Encode: (1) spatial ``latent_dist.sample()`` x 0.18215 per frame, ``micro_batch_
 Sampling is stochastic (as in the reference); pass a ``torch.Generator`` for reproducibility.
 """
 import json
-import logging
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
@@ -30,11 +29,10 @@ from einops import rearrange
 from torch import nn
 
 from opensora.registry import MODELS
-from opensora.utils.ckpt import load_state_dict, load_weights_strict, resolve_weights, save_safetensors
+from opensora.utils.ckpt import save_safetensors
 
+from .chunked import ChunkedVideoVAE
 from .vae_temporal import TemporalVAE
-
-logger = logging.getLogger(__name__)
 
 # The SDXL VAE architecture (as in PixArt-alpha/pixart_sigma_sdxlvae_T5_diffusers/vae); weights come
 # from the Open-Sora checkpoint, which fine-tuned them. 0.13025 is diffusers' value and is NOT used.
@@ -96,7 +94,7 @@ def _channel_buffer(values: Sequence[float], channels: int, name: str) -> torch.
 
 
 @MODELS.register_module(name="OpenSoraVAE_V1_2")
-class OpenSoraVAE_V1_2(nn.Module):
+class OpenSoraVAE_V1_2(ChunkedVideoVAE, nn.Module):
     """Open-Sora v1.2 video VAE. Defaults build the published architecture (no download).
 
     Args:
@@ -156,44 +154,11 @@ class OpenSoraVAE_V1_2(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    # ---- sizes ------------------------------------------------------------------------------------
-    def latent_frames(self, num_frames: int) -> int:
-        """Latent frames for ``num_frames`` video frames: (T // 17) * 5 + ceil((T mod 17) / 4)."""
-        if num_frames < 0:
-            raise ValueError(f"num_frames must be >= 0, got {num_frames}")
-        full, rest = divmod(num_frames, self.micro_frame_size)
-        return full * self.latents_per_chunk + self.temporal_vae.latent_frames(rest)
-
-    def get_latent_size(self, input_size: Sequence[Optional[int]]) -> list:
-        """[T, H, W] -> [T', H // 8, W // 8]; ``None`` entries stay ``None``."""
-        if len(input_size) != 3:
-            raise ValueError(f"input_size must be [T, H, W], got {input_size}")
-        t, h, w = input_size
-        s = self.spatial_factor
-        return [None if t is None else self.latent_frames(t),
-                None if h is None else h // s, None if w is None else w // s]
-
-    def chunk_frame_counts(self, num_latents: int, num_frames: Optional[int] = None) -> list:
-        """Frames decoded from each ``latents_per_chunk`` slice of ``num_latents`` latents.
-
-        Without ``num_frames`` full chunks give ``micro_frame_size`` frames and a partial chunk of n
-        latents gives ``4 n``.
-        """
-        full, rest = divmod(num_latents, self.latents_per_chunk)
-        if num_frames is None:
-            tail = min(self.micro_frame_size, rest * self.temporal_vae.time_factor)
-            return [self.micro_frame_size] * full + ([tail] if rest else [])
-        if self.latent_frames(num_frames) != num_latents:
-            raise ValueError(f"num_frames={num_frames} encodes to {self.latent_frames(num_frames)} latents, "
-                             f"but z has {num_latents}; pass the frame count that was encoded")
-        full, rest = divmod(num_frames, self.micro_frame_size)
-        return [self.micro_frame_size] * full + ([rest] if rest else [])
+    @property
+    def time_factor(self) -> int:
+        return self.temporal_vae.time_factor
 
     # ---- encode / decode --------------------------------------------------------------------------
-    def _check(self, t: torch.Tensor, channels: int, what: str) -> None:
-        if t.ndim != 5 or t.shape[1] != channels:
-            raise ValueError(f"{what} must be (B, {channels}, T, H, W), got {tuple(t.shape)}")
-
     def encode(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """x: (B, 3, T, H, W) in [-1, 1] -> z: (B, 4, T', H/8, W/8), normalised, sampled with ``generator``."""
         self._check(x, self.spatial_vae.in_channels, "x")
@@ -208,30 +173,11 @@ class OpenSoraVAE_V1_2(nn.Module):
         ``num_frames`` defaults to ``micro_frame_size`` for a full chunk and ``4 n`` for a partial one.
         Chunks are independent, so a long video decodes chunk by chunk as it is generated.
         """
-        self._check(z_chunk, self.out_channels, "z_chunk")
-        n = z_chunk.shape[2]
-        if not 0 < n <= self.latents_per_chunk:
-            raise ValueError(f"a chunk holds 1..{self.latents_per_chunk} latents, got {n}; use decode()")
-        num_frames = num_frames if num_frames is not None else self.chunk_frame_counts(n)[0]
-        if num_frames > self.micro_frame_size:
-            raise ValueError(f"num_frames={num_frames} exceeds micro_frame_size={self.micro_frame_size}")
+        num_frames = self._chunk_frames(z_chunk, num_frames)
         z = z_chunk.to(self.dtype) * self.scale + self.shift
         return self.spatial_vae.decode(self.temporal_vae.decode(z, num_frames))
 
-    def decode(self, z: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
-        """z: (B, 4, T', h, w) -> x: (B, 3, num_frames, 8h, 8w), one ``latents_per_chunk`` slice at a time."""
-        self._check(z, self.out_channels, "z")
-        counts = self.chunk_frame_counts(z.shape[2], num_frames)
-        chunks = z.split(self.latents_per_chunk, dim=2)
-        return torch.cat([self.decode_chunk(c, n) for c, n in zip(chunks, counts)], dim=2)
-
     # ---- weights ----------------------------------------------------------------------------------
-    def load_pretrained(self, source) -> None:
-        """Load a Hub id, snapshot directory or weights file strictly (keys and shapes must match)."""
-        path = resolve_weights(source)
-        load_weights_strict(self, load_state_dict(path))
-        logger.info("loaded VAE weights from %s", path)
-
     def save_pretrained(self, directory) -> Path:
         """Write ``directory/model.safetensors`` and a ``config.json`` recording the architecture.
 

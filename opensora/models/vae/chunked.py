@@ -1,0 +1,89 @@
+"""What every video VAE of the project shares: 17-frame micro-chunks <-> 5 latents, the size arithmetic, chunk-wise
+decoding and strict loading. ``OpenSoraVAE_V1_2`` and ``PCAVideoVAE`` differ only in how one chunk is coded."""
+from __future__ import annotations
+
+import logging
+from typing import Optional, Sequence
+
+import torch
+
+from opensora.utils.ckpt import load_state_dict, load_weights_strict, resolve_weights
+
+logger = logging.getLogger(__name__)
+
+
+class ChunkedVideoVAE:
+    """Mixin for an ``nn.Module`` VAE that codes each ``micro_frame_size``-frame chunk independently.
+
+    The class provides ``micro_frame_size``, ``latents_per_chunk``, ``out_channels``, the properties
+    ``time_factor`` (frames per latent; a chunk of r frames is front-padded to a multiple of it) and
+    ``spatial_factor`` (pixels per latent cell side), and ``decode_chunk(z_chunk, num_frames)``.
+    """
+
+    micro_frame_size: int
+    latents_per_chunk: int
+    out_channels: int
+
+    # ---- sizes ------------------------------------------------------------------------------------
+    def latent_frames(self, num_frames: int) -> int:
+        """Latent frames for ``num_frames`` video frames: (T // 17) * 5 + ceil((T mod 17) / 4)."""
+        if num_frames < 0:
+            raise ValueError(f"num_frames must be >= 0, got {num_frames}")
+        full, rest = divmod(num_frames, self.micro_frame_size)
+        per_chunk = -(-self.micro_frame_size // self.time_factor)
+        return full * per_chunk + -(-rest // self.time_factor)
+
+    def get_latent_size(self, input_size: Sequence[Optional[int]]) -> list:
+        """[T, H, W] -> [T', H // s, W // s] (s = ``spatial_factor``); ``None`` entries stay ``None``."""
+        if len(input_size) != 3:
+            raise ValueError(f"input_size must be [T, H, W], got {input_size}")
+        t, h, w = input_size
+        s = self.spatial_factor
+        return [None if t is None else self.latent_frames(t),
+                None if h is None else h // s, None if w is None else w // s]
+
+    def chunk_frame_counts(self, num_latents: int, num_frames: Optional[int] = None) -> list:
+        """Frames decoded from each ``latents_per_chunk`` slice of ``num_latents`` latents.
+
+        Without ``num_frames`` full chunks give ``micro_frame_size`` frames and a partial chunk of n
+        latents gives ``time_factor * n``.
+        """
+        if num_frames is None:
+            full, rest = divmod(num_latents, self.latents_per_chunk)
+            tail = min(self.micro_frame_size, rest * self.time_factor)
+            return [self.micro_frame_size] * full + ([tail] if rest else [])
+        if self.latent_frames(num_frames) != num_latents:
+            raise ValueError(f"num_frames={num_frames} encodes to {self.latent_frames(num_frames)} latents, "
+                             f"but z has {num_latents}; pass the frame count that was encoded")
+        full, rest = divmod(num_frames, self.micro_frame_size)
+        return [self.micro_frame_size] * full + ([rest] if rest else [])
+
+    # ---- decode -----------------------------------------------------------------------------------
+    def _check(self, t: torch.Tensor, channels: int, what: str) -> None:
+        if t.ndim != 5 or t.shape[1] != channels:
+            raise ValueError(f"{what} must be (B, {channels}, T, H, W), got {tuple(t.shape)}")
+
+    def _chunk_frames(self, z_chunk: torch.Tensor, num_frames: Optional[int]) -> int:
+        """Validate one chunk's latents and return the frames to decode from it."""
+        self._check(z_chunk, self.out_channels, "z_chunk")
+        n = z_chunk.shape[2]
+        if not 0 < n <= self.latents_per_chunk:
+            raise ValueError(f"a chunk holds 1..{self.latents_per_chunk} latents, got {n}; use decode()")
+        num_frames = num_frames if num_frames is not None else self.chunk_frame_counts(n)[0]
+        if num_frames > self.micro_frame_size:
+            raise ValueError(f"num_frames={num_frames} exceeds micro_frame_size={self.micro_frame_size}")
+        return num_frames
+
+    def decode(self, z: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
+        """z: (B, C, T', h, w) -> x: (B, 3, num_frames, s h, s w), one ``latents_per_chunk`` slice at a time."""
+        self._check(z, self.out_channels, "z")
+        counts = self.chunk_frame_counts(z.shape[2], num_frames)
+        chunks = z.split(self.latents_per_chunk, dim=2)
+        return torch.cat([self.decode_chunk(c, n) for c, n in zip(chunks, counts)], dim=2)
+
+    # ---- weights ----------------------------------------------------------------------------------
+    def load_pretrained(self, source) -> None:
+        """Load a Hub id, snapshot directory or weights file strictly (keys and shapes must match)."""
+        path = resolve_weights(source)
+        load_weights_strict(self, load_state_dict(path))
+        logger.info("loaded %s weights from %s", type(self).__name__, path)
