@@ -11,7 +11,7 @@ image_size = (64, 96)
 scheduler = dict(_delete_=True, type="rflow", num_sampling_steps=24, use_timestep_transform=False, bf16_ratio=False,
                  sample_method="uniform")
 schedule = dict(type="pa", window_frames=68, keep_x0=True, variable_length=True)
-cfg_scale = 4.0
+cfg_scale = 2.0  # chosen by eye on a held-out prompt: 4.0 oversaturates the tiny model, 1.0 is blurrier
 dtype = "fp32"  # bf16 is slower than fp32 on CPU
 # a held-out caption (tools/synthetic: this palette / object / direction / speed combination is not in training)
 prompt = ["a camera pans left slowly over green hills under a blue sky with trees"]
