@@ -294,7 +294,11 @@ def setup_section(ctx: dict) -> list[str]:
 
 
 def _weights(checkpoint) -> str:
-    return "none (random init)" if checkpoint in (None, "None", "") else f"`{checkpoint}`"
+    """The weights as the report shows them: relative to the repository when inside it (portable reports)."""
+    if checkpoint in (None, "None", ""):
+        return "none (random init)"
+    path = Path(os.path.normpath(os.path.abspath(str(checkpoint))))
+    return f"`{path.relative_to(REPO)}`" if path.is_relative_to(REPO) else f"`{checkpoint}`"
 
 
 def cost_section(runs: list[MethodRun]) -> list[str]:
