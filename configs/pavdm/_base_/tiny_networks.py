@@ -4,7 +4,7 @@
 # {{fileDirname}} is this file's folder, so the shipped weights are found from any working directory.
 model = dict(type="STDiT3", from_pretrained="{{fileDirname}}/../../../checkpoints/tiny/stdit3/model.safetensors",
              in_channels=32, input_sq_size=64, depth=6, hidden_size=128, num_heads=4, patch_size=(1, 2, 2),
-             caption_channels=64, model_max_length=24)
+             caption_channels=64, model_max_length=24, grad_ckpt=False)
 vae = dict(type="PCAVideoVAE", from_pretrained="{{fileDirname}}/../../../checkpoints/tiny/vae", latent_channels=32,
            patch_size=8)
 text_encoder = dict(type="offline_text", dim=64, model_max_length=24)
