@@ -2,12 +2,14 @@
 decoding and strict loading. ``OpenSoraVAE_V1_2`` and ``PCAVideoVAE`` differ only in how one chunk is coded."""
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
 
-from opensora.utils.ckpt import load_state_dict, load_weights_strict, resolve_weights
+from opensora.utils.ckpt import load_state_dict, load_weights_strict, resolve_weights, save_safetensors
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +19,8 @@ class ChunkedVideoVAE:
 
     The class provides ``micro_frame_size``, ``latents_per_chunk``, ``out_channels``, the properties
     ``time_factor`` (frames per latent; a chunk of r frames is front-padded to a multiple of it) and
-    ``spatial_factor`` (pixels per latent cell side), and ``decode_chunk(z_chunk, num_frames)``.
+    ``spatial_factor`` (pixels per latent cell side), ``micro_batch_size``, an ``arch`` dict of constructor
+    arguments (recorded by ``save_pretrained``) and ``decode_chunk(z_chunk, num_frames)``.
     """
 
     micro_frame_size: int
@@ -30,8 +33,7 @@ class ChunkedVideoVAE:
         if num_frames < 0:
             raise ValueError(f"num_frames must be >= 0, got {num_frames}")
         full, rest = divmod(num_frames, self.micro_frame_size)
-        per_chunk = -(-self.micro_frame_size // self.time_factor)
-        return full * per_chunk + -(-rest // self.time_factor)
+        return full * self.latents_per_chunk + -(-rest // self.time_factor)
 
     def get_latent_size(self, input_size: Sequence[Optional[int]]) -> list:
         """[T, H, W] -> [T', H // s, W // s] (s = ``spatial_factor``); ``None`` entries stay ``None``."""
@@ -72,6 +74,10 @@ class ChunkedVideoVAE:
         num_frames = num_frames if num_frames is not None else self.chunk_frame_counts(n)[0]
         if num_frames > self.micro_frame_size:
             raise ValueError(f"num_frames={num_frames} exceeds micro_frame_size={self.micro_frame_size}")
+        f = self.time_factor
+        if not (n - 1) * f < num_frames <= n * f:
+            raise ValueError(f"num_frames={num_frames} does not fit {n} latents (expected {(n - 1) * f + 1}..{n * f}); "
+                             "pass the frame count that was encoded")
         return num_frames
 
     def decode(self, z: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
@@ -82,6 +88,20 @@ class ChunkedVideoVAE:
         return torch.cat([self.decode_chunk(c, n) for c, n in zip(chunks, counts)], dim=2)
 
     # ---- weights ----------------------------------------------------------------------------------
+    def save_pretrained(self, directory, extra: Optional[dict] = None) -> Path:
+        """Write ``directory/model.safetensors`` and a ``config.json`` recording the architecture (``self.arch``)
+        and ``extra`` (e.g. a fit report).
+
+        Loading reads only the weights: build the same architecture (e.g. the same registered ``type``)
+        and pass ``from_pretrained=directory``.
+        """
+        directory = Path(directory)
+        path = save_safetensors(self, directory / "model.safetensors")
+        config = dict(architectures=[type(self).__name__], micro_batch_size=self.micro_batch_size, **self.arch,
+                      **(extra or {}))
+        (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        return path
+
     def load_pretrained(self, source) -> None:
         """Load a Hub id, snapshot directory or weights file strictly (keys and shapes must match)."""
         path = resolve_weights(source)

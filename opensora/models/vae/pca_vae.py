@@ -22,8 +22,6 @@ per group. Encoding is deterministic (``generator`` is accepted for interface co
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Optional
 
 import torch
@@ -31,8 +29,6 @@ from einops import rearrange
 from torch import nn
 
 from opensora.registry import MODELS
-from opensora.utils.ckpt import save_safetensors
-
 from .chunked import ChunkedVideoVAE
 
 
@@ -122,22 +118,9 @@ class PCAVideoVAE(ChunkedVideoVAE, nn.Module):
     def decode_chunk(self, z_chunk: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
         """One chunk z: (B, C, n, h, w), n <= latents_per_chunk -> (B, 3, num_frames, p h, p w)."""
         num_frames = self._chunk_frames(z_chunk, num_frames)
-        n = z_chunk.shape[2]
-        if not (n - 1) * self.time_factor < num_frames <= n * self.time_factor:
-            raise ValueError(f"num_frames={num_frames} does not fit {n} latents (expected "
-                             f"{(n - 1) * self.time_factor + 1}..{n * self.time_factor}); pass the encoded frame count")
         z = z_chunk.to(self.dtype) * self.scale + self.shift
         groups = rearrange(z, "B C n h w -> B n h w C") @ self.basis + self.mean
         return self.from_groups(groups, num_frames)
-
-    # ---- weights ----------------------------------------------------------------------------------
-    def save_pretrained(self, directory, extra: Optional[dict] = None) -> Path:
-        """Write ``directory/model.safetensors`` and ``config.json`` (architecture + ``extra``, e.g. PSNR)."""
-        directory = Path(directory)
-        path = save_safetensors(self, directory / "model.safetensors")
-        config = dict(architectures=[type(self).__name__], **self.arch, **(extra or {}))
-        (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        return path
 
 
 class PCAStats:

@@ -19,8 +19,6 @@ Encode: (1) spatial ``latent_dist.sample()`` x 0.18215 per frame, ``micro_batch_
 (3) z = (z - shift) / scale. Decode reverses this one 5-latent chunk at a time; chunks are independent.
 Sampling is stochastic (as in the reference); pass a ``torch.Generator`` for reproducibility.
 """
-import json
-from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 import torch
@@ -29,7 +27,6 @@ from einops import rearrange
 from torch import nn
 
 from opensora.registry import MODELS
-from opensora.utils.ckpt import save_safetensors
 
 from .chunked import ChunkedVideoVAE
 from .vae_temporal import TemporalVAE
@@ -176,19 +173,6 @@ class OpenSoraVAE_V1_2(ChunkedVideoVAE, nn.Module):
         num_frames = self._chunk_frames(z_chunk, num_frames)
         z = z_chunk.to(self.dtype) * self.scale + self.shift
         return self.spatial_vae.decode(self.temporal_vae.decode(z, num_frames))
-
-    # ---- weights ----------------------------------------------------------------------------------
-    def save_pretrained(self, directory) -> Path:
-        """Write ``directory/model.safetensors`` and a ``config.json`` recording the architecture.
-
-        Loading reads only the weights: build the same architecture (e.g. the same registered ``type``)
-        and pass ``from_pretrained=directory``.
-        """
-        directory = Path(directory)
-        path = save_safetensors(self, directory / "model.safetensors")
-        config = dict(architectures=[type(self).__name__], micro_batch_size=self.micro_batch_size, **self.arch)
-        (directory / "config.json").write_text(json.dumps(config, indent=2))
-        return path
 
 
 # A tiny VAE with the same interface and the same 17-frame <-> 5-latent chunking (tests, demo models).
