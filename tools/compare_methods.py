@@ -4,14 +4,18 @@
     python tools/compare_methods.py --out /tmp/cmp --num-prompts 1 --seconds 2 \
         --cfg-options model.from_pretrained=None            # smoke test: random weights
 
-For every method (default: all of METHODS; ``--methods pa rn`` for a subset) this runs
-``scripts/inference.py`` in-process with the method's config on the same prompts, seed, length and weights,
-then scores every video with ``tools.eval`` and writes to ``--out``:
+For every method (default: all of METHODS; ``--methods pa rn`` for a subset) and every mode (``--modes``:
+``text`` = text-to-video, ``extend`` = extension of the first 17 frames of a held-out ground-truth video of the
+same caption, ``prompt||clip.mp4``; run names ``pa`` and ``pa-ext``) this runs ``scripts/inference.py``
+in-process with the method's config on the same prompts, seed, length and weights, then scores every video
+with ``tools.eval`` (seam metrics included) and writes to ``--out``:
 
     README.md                  the report: command, machine, model, prompts, cost and metric tables, plots
     runs.json                  per method: config, wall time, model calls, videos
     prompts.txt                the prompts (one per line), as given to every method
     ground_truth/<name>.json   the caption of each video, for the ground-truth errors of tools.eval
+    references/ref_<i>.mp4     the ground-truth clips that ``extend`` continues (tools.synthetic, seed 1000 + i)
+    contact_sheet.png          a row of frames every ``--sheet-every`` seconds of each run's first video
     clips.csv, videos.csv, metrics.json, plots/<metric>.png   from tools.eval.evaluate.run
     videos/<method>/           mp4 + json sidecar + log.txt per method (mp4s removed by --no-keep-videos)
 
@@ -52,6 +56,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tools.eval import report as eval_report  # noqa: E402
+from tools.eval.contact_sheet import contact_sheet  # noqa: E402
 from tools.eval.evaluate import EvalOptions  # noqa: E402
 from tools.eval.evaluate import run as evaluate_run  # noqa: E402
 from tools.synthetic.captions import parse_caption, split_captions  # noqa: E402
@@ -63,9 +68,20 @@ METHOD_TITLES = {"pa": "progressive autoregressive (PA-VDM)", "rn": "replacement
 DEFAULT_CONFIG_DIR = REPO / "configs" / "pavdm"
 
 # Columns of the main table (metrics.json / CSVs keep every metric) and how to read each one.
-HEADLINE = ("motion_px", "dynamic_degree", "sharpness", "frame_consistency", "first_clip_consistency",
-            "color_drift", "shift_error", "direction_ok", "palette_error", "num_scenes")
+HEADLINE = ("seam_diff", "seam_ratio", "chunk_seam_ratio", "clip_seam_ratio", "motion_px", "dynamic_degree",
+            "sharpness", "frame_consistency", "first_clip_consistency", "color_drift", "shift_error", "direction_ok",
+            "palette_error", "num_scenes")
+MODES = {"text": "", "extend": "-ext"}  # mode -> suffix of the run name
+REFERENCE_FRAMES = 17  # one VAE chunk of ground truth to extend
+REFERENCE_SEED = 1000  # world seed of reference i: 1000 + i (training videos use SeedSequence seeds)
 HOW_TO_READ = {
+    "seam_diff": "mean abs frame difference (0-255) at latent boundaries (every 4 frames of a 17-frame chunk); "
+                 "a visible 6-Hz flicker when far above the ground truth's ~0.8-1.5",
+    "seam_ratio": "seam_diff / the frame difference inside latents; 1 = no seam (the PCA VAE's own "
+                  "reconstruction of ground truth gives ~1.5-2)",
+    "chunk_seam_ratio": "the same at chunk boundaries (every 17 frames) only",
+    "clip_seam_ratio": "the same at the first frame of each separately generated clip (RN / RW) or after the "
+                       "reference (extension); n/a where there is none (PA / AD text-only)",
     "motion_px": "mean motion magnitude, px/frame; no better direction: compare with the prompt's speed "
                  "(0.5 / 1 / 2 px/frame for slowly / steadily / quickly), which shift_error does",
     "dynamic_degree": "fraction of frame pairs moving more than 0.25 px; higher = more dynamic (every "
@@ -79,10 +95,10 @@ HOW_TO_READ = {
     "palette_error": "RGB distance (0-255) of the sky / near-hill bands from the prompt's palette; lower = better",
     "num_scenes": "scenes found by PySceneDetect per video; lower = better (every prompt is one shot: 1)",
 }
-HIGHER_IS_BETTER = {"dynamic_degree": True, "sharpness": True, "frame_consistency": True,
+HIGHER_IS_BETTER = {"seam_diff": False, "seam_ratio": False, "clip_seam_ratio": False, "dynamic_degree": True, "sharpness": True, "frame_consistency": True,
                     "first_clip_consistency": True, "color_drift": False, "shift_error": False,
                     "direction_ok": True, "palette_error": False, "num_scenes": False}
-DRIFT_METRICS = ("sharpness", "frame_consistency", "shift_error", "palette_error")
+DRIFT_METRICS = ("sharpness", "frame_consistency", "shift_error", "palette_error", "seam_diff")
 
 
 @dataclass
@@ -181,7 +197,8 @@ def inference_argv(config: Path, prompt_file: Path, save_dir: Path, args) -> lis
 
 
 def generate(method: str, config: Path, prompt_file: Path, out: Path, args) -> MethodRun:
-    """Run one method's inference into ``out/videos/<method>`` (emptied first); time it."""
+    """Run one method's inference into ``out/videos/<method>`` (emptied first); time it. ``method`` is the run
+    name (``pa``, ``pa-ext``)."""
     video_dir = out / "videos" / method
     if video_dir.exists():
         shutil.rmtree(video_dir)  # stale videos of an earlier run would be evaluated too
@@ -193,6 +210,41 @@ def generate(method: str, config: Path, prompt_file: Path, out: Path, args) -> M
     sidecars = [json.loads(Path(p).with_suffix(".json").read_text()) for p in paths]
     return MethodRun(method, str(config), str(video_dir), wall, [str(p) for p in paths],
                      [s.get("model_calls") for s in sidecars], sidecars[0].get("model") if sidecars else None)
+
+
+def write_references(prompts: list[str], ref_dir: Path) -> list[Path]:
+    """``ref_dir/ref_<i>.mp4``: the first REFERENCE_FRAMES frames of a ground-truth video of prompt i."""
+    from tools.synthetic import World, WorldSpec, write_mp4
+
+    ref_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, prompt in enumerate(prompts):
+        if not _is_caption(prompt):
+            raise ValueError(f"--modes extend needs synthetic-world captions to render the clip to extend, got "
+                             f"{prompt!r}; use the held-out captions (no --prompt-path) or --modes text")
+        world = World(WorldSpec(parse_caption(prompt), seed=REFERENCE_SEED + i))
+        paths.append(ref_dir / f"ref_{i}.mp4")
+        write_mp4(paths[-1], world.frames(REFERENCE_FRAMES), fps=world.spec.fps)
+    return paths
+
+
+def prompt_files(prompts: list[str], modes: list[str], out: Path) -> dict[str, Path]:
+    """{mode: prompt file}: the prompts as they are (text) or as ``prompt||ref_<i>.mp4`` (extend)."""
+    files = {}
+    for mode in modes:
+        lines = prompts
+        if mode == "extend":
+            refs = write_references(prompts, out / "references")
+            lines = [f"{p}||{r.resolve()}" for p, r in zip(prompts, refs)]
+        files[mode] = out / f"prompts_{mode}.txt"
+        files[mode].write_text("\n".join(lines) + "\n")
+    return files
+
+
+def write_contact_sheet(runs: list[MethodRun], path: Path, every_s: float) -> Path | None:
+    """A row of the first video of every run; None when the videos were not kept."""
+    videos = {r.method: r.videos[0] for r in runs if r.videos and Path(r.videos[0]).is_file()}
+    return contact_sheet(videos, path, every_s) if videos else None
 
 
 def write_ground_truth(runs: list[MethodRun], gt_dir: Path) -> int:
@@ -353,6 +405,10 @@ def extremes_sentence(stats: dict, runs: list[MethodRun]) -> str:
 
 def plots_section(out: Path, names: list[str]) -> list[str]:
     lines = ["## Metrics over time", "", "One line per method (mean over videos; band = min..max).", ""]
+    if (out / "contact_sheet.png").is_file():
+        lines = ["## Contact sheet", "", "The first video of every run, a frame every few seconds (rows: runs; "
+                 "`-ext` = extension of a ground-truth clip).", "", "![contact sheet](contact_sheet.png)", "",
+                 *lines]
     return lines + [f"![{n}](plots/{n}.png)" for n in names if (out / "plots" / f"{n}.png").is_file()] + [""]
 
 
@@ -380,6 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     add = p.add_argument
     add("--out", required=True, help="output folder (report, metrics, plots, videos/)")
     add("--methods", nargs="+", default=list(METHODS), help=f"methods to compare (default: {' '.join(METHODS)})")
+    add("--modes", nargs="+", default=list(MODES), choices=list(MODES),
+        help="text (text-to-video) and/or extend (continue a 17-frame ground-truth clip); default both")
     add("--num-prompts", type=int, help="held-out captions to use (default 4; with --prompt-path: all lines)")
     add("--prompt-path", help="prompt file (one per line) instead of the held-out captions")
     add("--prompt-seed", type=int, default=0, help="seed of the held-out caption order")
@@ -391,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="passed to every inference run")
     add("--clip-seconds", type=float, default=EvalOptions().clip_seconds, help="evaluation clip length")
     add("--drift-seconds", type=float, default=10.0, help="window of the first-vs-last columns (default 10)")
+    add("--sheet-every", type=float, default=5.0, help="seconds between contact-sheet frames (default 5)")
     add("--no-scenes", action="store_true", help="skip scene detection")
     add("--no-keep-videos", action="store_true", help="delete the mp4s after evaluation (keeps sidecars)")
     add("--no-progress", action="store_true", help="no progress bars")
@@ -412,10 +471,11 @@ def main(argv=None) -> Path:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     load = load_average()
-    prompt_file = out / "prompts.txt"
-    prompt_file.write_text("\n".join(prompts) + "\n")
-    # 2. generate with every method, same prompts / seeds / weights
-    runs = [generate(m, cfg, prompt_file, out, args) for m, cfg in configs.items()]
+    (out / "prompts.txt").write_text("\n".join(prompts) + "\n")
+    files = prompt_files(prompts, args.modes, out)
+    # 2. generate with every method and mode, same prompts / seeds / weights
+    runs = [generate(m + MODES[mode], cfg, files[mode], out, args) for mode in args.modes
+            for m, cfg in configs.items()]
     (out / "runs.json").write_text(json.dumps([dataclasses.asdict(r) for r in runs], indent=1))
     # 3. evaluate (ground truth from the prompts when they are synthetic-world captions)
     gt_dir = out / "ground_truth"
@@ -423,7 +483,8 @@ def main(argv=None) -> Path:
     options = EvalOptions(clip_seconds=args.clip_seconds, scenes=not args.no_scenes, gt_dir=str(gt_dir))
     results = evaluate_run([r.video_dir for r in runs], [r.method for r in runs], out, options,
                            progress=not args.no_progress)
-    # 4. report; optionally drop the mp4s
+    # 4. contact sheet and report; optionally drop the mp4s
+    write_contact_sheet(runs, out / "contact_sheet.png", args.sheet_every)
     ctx = {"command": "python tools/compare_methods.py " + shlex.join(argv), "runs": runs, "prompts": prompts,
            "load": load, "seconds": args.seconds, "clip_seconds": args.clip_seconds,
            "date": datetime.datetime.now().isoformat(timespec="seconds")}

@@ -4,8 +4,10 @@
         --out checkpoints/tiny/vae --latent-channels 32
 
 Every whole 17-frame micro-chunk of every video in ``--data-path`` (an Open-Sora CSV: ``path`` column) is cut into
-groups exactly as ``PCAVideoVAE.encode`` cuts it; the C principal axes of the groups become the basis and their
-standard deviations the latent scale. The PSNR of encode -> decode on ``--eval-path`` (and on the fitted data) is
+groups exactly as ``PCAVideoVAE.encode`` cuts it; the C principal axes of the groups become the basis. The latent
+scale is one number for all channels by default (``--scaling uniform``: latent MSE = pixel MSE up to a constant,
+what the diffusion loss must see) or each axis' standard deviation (``--scaling whiten``, the fit shipped before
+issue 10, whose model flickered). The PSNR of encode -> decode on ``--eval-path`` (and on the fitted data) is
 written into ``config.json`` and printed; the issue's bar for an analytic VAE is 30 dB.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from opensora.models.vae.pca_vae import PCAStats, PCAVideoVAE, fit_pca  # noqa: E402
+from opensora.models.vae.pca_vae import LATENT_SCALINGS, PCAStats, PCAVideoVAE, fit_pca  # noqa: E402
 from opensora.utils.video_io import read_video  # noqa: E402
 
 
@@ -43,17 +45,17 @@ def chunks_of(path: Path, chunk: int):
         yield frames[None, :, start:start + chunk]
 
 
-def fit(vae: PCAVideoVAE, paths: list[Path], progress: bool = True) -> float:
+def fit(vae: PCAVideoVAE, paths: list[Path], progress: bool = True, scaling: str = "uniform") -> dict:
     stats = PCAStats(vae.group_dim)
     for path in tqdm(paths, desc="fit", disable=not progress):
         for x in chunks_of(path, vae.micro_frame_size):
             stats.update(vae.to_groups(x))
-    result = fit_pca(stats, vae.out_channels)
+    result = fit_pca(stats, vae.out_channels, scaling)
     vae.mean.copy_(result["mean"])
     vae.basis.copy_(result["basis"])
     vae.scale.copy_(result["scale"].reshape(vae.scale.shape))
     vae.shift.zero_()
-    return result["explained"]
+    return result
 
 
 @torch.no_grad()
@@ -77,6 +79,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", required=True, help="output directory (model.safetensors + config.json)")
     p.add_argument("--latent-channels", type=int, default=32)
     p.add_argument("--patch-size", type=int, default=8)
+    p.add_argument("--scaling", choices=LATENT_SCALINGS, default="uniform",
+                   help="latent scale: one for all channels (uniform) or per-channel std (whiten)")
     p.add_argument("--max-videos", type=int, default=None, help="fit on the first N videos only")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
@@ -87,8 +91,9 @@ def main(argv=None) -> dict:
     show = not a.no_progress
     vae = PCAVideoVAE(latent_channels=a.latent_channels, patch_size=a.patch_size)
     fit_paths = video_paths(a.data_path, a.max_videos)
-    explained = fit(vae, fit_paths, show)
-    report = {"fit_videos": len(fit_paths), "explained_variance": round(explained, 6),
+    result = fit(vae, fit_paths, show, a.scaling)
+    report = {"fit_videos": len(fit_paths), "explained_variance": round(result["explained"], 6),
+              "scaling": a.scaling, "channel_std": [round(float(v), 4) for v in result["std"]],
               "psnr_fit_db": round(psnr(vae, fit_paths[:32], show), 2)}
     if a.eval_path:
         report["psnr_eval_db"] = round(psnr(vae, video_paths(a.eval_path), show), 2)

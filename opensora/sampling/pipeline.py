@@ -179,9 +179,17 @@ def _finish(setup: InferenceSetup, jobs: list, schedule, writers: list, store: R
             torch.save(latents[b:b + 1].clone(), setup.save_dir / f"{job.name}.latents.pt")
         info = {"prompt": [[s.text, s.start] for s in job.prompt.segments], "reference": job.prompt.reference,
                 "seed": job.seed, "frames": writer.written, "fps": setup.geometry.fps, "plan": schedule.name,
-                "model_calls": schedule.num_iterations, "rank": dist.get_rank(), **setup.fingerprint}
+                "model_calls": schedule.num_iterations, "rank": dist.get_rank(),
+                "seams": seam_record(setup.vae, setup.geometry, schedule), **setup.fingerprint}
         (setup.save_dir / f"{job.name}.json").write_text(json.dumps(info, indent=1))
     store.clear()
+
+
+def seam_record(vae, geom: VideoGeometry, schedule) -> dict:
+    """Where the video can jump (the sidecar's ``seams``, read by tools/eval/seams.py): the frames per chunk,
+    the frame offsets inside a chunk where a latent begins, and the first frames of separately generated clips."""
+    return {"chunk_frames": geom.chunk_frames, "latent_starts": vae.latent_frame_starts(),
+            "clip_start_frames": [c * geom.chunk_frames for c in schedule.clip_starts()]}
 
 
 def _is_done(setup: InferenceSetup, jobs: list, store: ResumeStore) -> bool:

@@ -101,6 +101,16 @@ class ChunkSchedule:
         """Reference chunks that are clean before iteration 0 (emitted first)."""
         return [c for c in range(self.num_ref_chunks) if float(self.levels[0, c]) == 0.0]
 
+    def clip_starts(self) -> list[int]:
+        """Chunks c >= 1 that were never denoised together with chunk c - 1 (never both active in one
+        iteration): the first chunk of each separately generated clip (RN / RW) and the first generated chunk
+        after clean reference chunks. PA and AD denoise neighbours together, so they have none after the
+        reference. The evaluation measures the jump at these boundaries (tools/eval/seams.py)."""
+        active = self.levels[:-1] != self.levels[1:]  # (I, N)
+        together = (active[:, 1:] & active[:, :-1]).any(0)  # (N - 1,): chunks c - 1 and c, c = 1 .. N - 1
+        return [c + 1 for c in range(self.num_chunks - 1)
+                if c + 1 >= self.num_ref_chunks and not bool(together[c])]
+
     def window_timesteps(self, i: int, batch_size: int = 1, *, after: bool = False,
                          dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
         """Per-latent model timesteps of iteration ``i``'s window, (B, T_win), T_win = len(window(i)) * C.

@@ -65,8 +65,36 @@ def test_fit_recovers_a_known_subspace():
     projector_fit, projector_true = basis.T @ basis, a @ a.T
     torch.testing.assert_close(projector_fit, projector_true, atol=1e-5, rtol=0)
     empirical = (w - w.mean(0)).pow(2).mean(0).sqrt()  # independent: the sample std of each known direction
-    torch.testing.assert_close(fitted["scale"].double(), empirical, rtol=0.02, atol=0)
+    torch.testing.assert_close(fitted["std"].double(), empirical, rtol=0.02, atol=0)
+    torch.testing.assert_close(fit_pca(stats, k, "whiten")["scale"].double(), empirical, rtol=0.02, atol=0)
+    uniform = empirical.pow(2).mean().sqrt()  # default scaling: one scale, the rms of the axis stds
+    torch.testing.assert_close(fitted["scale"].double(), uniform.expand(k), rtol=0.02, atol=0)
     assert fitted["explained"] == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("scaling", ["uniform", "whiten"])
+def test_latent_error_costs_in_pixels(scaling):
+    """The loss sees what the eye sees only with uniform scaling: a unit latent error in channel c changes the
+    decoded pixels by scale_c in L2 (the basis rows are orthonormal), i.e. the same for every channel when
+    uniform, and std_c (~100x more in channel 0 than in channel 31 of the shipped fit) when whitened."""
+    vae = PCAVideoVAE(latent_channels=6, patch_size=2)
+    stats = PCAStats(vae.group_dim)
+    for seed in range(4):
+        stats.update(vae.to_groups(_video(17, 4, 6, seed=seed)))
+    fitted = fit_pca(stats, 6, scaling)
+    vae.mean.copy_(fitted["mean"]), vae.basis.copy_(fitted["basis"])
+    vae.scale.copy_(fitted["scale"].reshape(vae.scale.shape))
+    z = vae.encode(_video(17, 4, 6, seed=9))
+    base = vae.decode(z, 17)
+    costs = []
+    for c in range(6):
+        dz = torch.zeros_like(z)
+        dz[:, c, 2, 1, 1] = 1.0  # one unit in one channel of one latent cell (4 frames x 2 x 2 px x 3)
+        costs.append(float((vae.decode(z + dz, 17) - base).pow(2).sum().sqrt()))
+    expected = fitted["scale"] if scaling == "uniform" else fitted["std"]
+    torch.testing.assert_close(torch.tensor(costs), expected, rtol=1e-4, atol=0)
+    if scaling == "uniform":
+        assert max(costs) == pytest.approx(min(costs), rel=1e-4)
 
 
 def test_groups_round_trip_and_first_frame_padding():

@@ -7,6 +7,8 @@ import pytest
 
 from opensora.utils.config import ConfigKeyError
 from tools.compare_methods import METHODS, main, read_prompt_file, resolve_configs, select_prompts
+
+RUNS = [*METHODS, *(f"{m}-ext" for m in METHODS)]  # text-to-video, then extension of a ground-truth clip
 from tools.synthetic.captions import parse_caption, split_captions
 
 # random weights, the smallest network: inference takes about a second per method on a 2-core CPU
@@ -76,12 +78,23 @@ def test_report_has_a_row_per_method_and_the_command(comparison):
     assert "python tools/compare_methods.py --out" in text
     metrics_table = [block for block in text.split("## Metrics\n")[1].split("\n\n") if block.startswith("|")][0]
     header = metrics_table.splitlines()[0]
-    for column in ("sharpness", "shift_error", "palette_error", "num_scenes", "Δ sharpness", "Δ palette_error"):
+    for column in ("seam_diff", "seam_ratio", "clip_seam_ratio", "sharpness", "shift_error", "palette_error",
+                   "num_scenes", "Δ sharpness", "Δ palette_error"):
         assert f" {column} |" in header
     rows = [line.split(" | ")[0].lstrip("| ") for line in metrics_table.splitlines()[2:]]
-    assert rows == list(METHODS)
+    assert rows == RUNS
     cost_rows = [r for r in text.split("## Cost")[1].split("## Metrics")[0].splitlines() if r.startswith("| ")]
-    assert [r.split(" | ")[0].lstrip("| ") for r in cost_rows[1:]] == list(METHODS)
+    assert [r.split(" | ")[0].lstrip("| ") for r in cost_rows[1:]] == RUNS
+
+
+def test_extension_runs_continue_the_ground_truth_clip(comparison):
+    out, text = comparison
+    refs = sorted((out / "references").glob("ref_*.mp4"))
+    assert [r.name for r in refs] == ["ref_0.mp4"]
+    sidecar = json.loads((out / "videos" / "pa-ext" / "sample_0000.json").read_text())
+    assert sidecar["reference"] == str(refs[0].resolve())
+    assert sidecar["seams"]["clip_start_frames"] == [17], "the first generated chunk follows the reference"
+    assert "![contact sheet](contact_sheet.png)" in text and (out / "contact_sheet.png").stat().st_size > 1000
 
 
 def test_report_plots_exist(comparison):
@@ -94,15 +107,15 @@ def test_report_plots_exist(comparison):
 def test_metrics_and_runs_cover_every_method(comparison):
     out, _ = comparison
     metrics = json.loads((out / "metrics.json").read_text())
-    assert list(metrics["methods"]) == list(METHODS)
+    assert list(metrics["methods"]) == RUNS
     assert "palette_error" in metrics["metrics"]  # the prompts' captions served as ground truth
     runs = json.loads((out / "runs.json").read_text())
-    assert [r["method"] for r in runs] == list(METHODS)
+    assert [r["method"] for r in runs] == RUNS
     assert all(r["wall_s"] > 0 and r["model_calls"][0] > 0 and r["checkpoint"] is None for r in runs)
 
 
 def test_no_keep_videos_removes_only_the_mp4s(comparison):
     out, _ = comparison
-    for method in METHODS:
+    for method in RUNS:
         assert not list((out / "videos" / method).glob("*.mp4"))
         assert (out / "videos" / method / "sample_0000.json").is_file()

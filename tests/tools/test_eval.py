@@ -9,6 +9,7 @@ from tools.eval import clip_bounds, clip_table, detect_cuts, laplacian_variance,
 from tools.eval.clips import CLIP_METRICS
 from tools.eval.evaluate import EvalOptions, evaluate_video, main, run
 from tools.eval.ground_truth import GT_METRICS
+from tools.eval.seams import SEAM_METRICS
 from tools.synthetic import Caption, World, WorldSpec, write_mp4
 from tools.synthetic.generate import VideoJob, ground_truth
 
@@ -135,7 +136,7 @@ def test_cli_writes_csv_json_and_plots_per_method(videos, tmp_path):
     assert len(rows) == 2 + 1 + 1 and set(CLIP_METRICS + GT_METRICS) <= set(rows[0])
     with open(out / "videos.csv") as f:
         assert [r["num_scenes"] for r in csv.DictReader(f)] == ["1", "1", "1"]
-    assert {p.stem for p in (out / "plots").glob("*.png")} == set(CLIP_METRICS + GT_METRICS)
+    assert {p.stem for p in (out / "plots").glob("*.png")} == set(CLIP_METRICS + SEAM_METRICS + GT_METRICS)
 
 
 def test_cli_errors_name_the_problem(videos, tmp_path):

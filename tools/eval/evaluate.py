@@ -21,6 +21,7 @@ from . import report
 from .clips import CLIP_METRICS, clip_table, measure_frames
 from .ground_truth import GT_METRICS, clip_errors, load_ground_truth
 from .scenes import detect_cuts
+from .seams import load_layout, seam_values
 from .video import iter_frames, video_header
 
 
@@ -42,13 +43,17 @@ def evaluate_video(path, options: EvalOptions = EvalOptions()) -> dict:
     gt = load_ground_truth(path, options.gt_dir, width, height) if options.ground_truth else None
     series = measure_frames(iter_frames(path), gt.band_fraction if gt else BAND_FRACTION)
     clips = clip_table(series, max(2, round(options.clip_seconds * fps)), fps, options.motion_threshold)
-    for row in clips if gt else []:
-        row.update(clip_errors(row, gt))
+    layout = load_layout(path)
+    for row in clips:
+        row.update(seam_values(series.frame_diff, layout, row["start_frame"], row["stop_frame"]))
+        row.update(clip_errors(row, gt) if gt else {})
     cuts = detect_cuts(path, options.scene_threshold, options.min_scene_len) if options.scenes else None
     names = list(CLIP_METRICS) + (list(GT_METRICS) if gt else [])
+    # seams of the whole video from all its pairs (a clip holds few boundaries; the mean of clip ratios is noisier)
+    summary = {**report.summarize(clips, names), **seam_values(series.frame_diff, layout)}
     return {"video": str(path), "fps": fps, "width": width, "height": height, "num_frames": series.num_frames,
             "caption": gt.caption if gt else None, "num_scenes": None if cuts is None else len(cuts) + 1,
-            "scene_cuts": cuts, "summary": report.summarize(clips, names), "clips": clips}
+            "scene_cuts": cuts, "seam_layout": vars(layout), "summary": summary, "clips": clips}
 
 
 def collect_videos(spec: str) -> list[Path]:

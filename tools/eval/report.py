@@ -13,6 +13,7 @@ import numpy as np
 
 from .clips import CLIP_METRICS
 from .ground_truth import GT_METRICS
+from .seams import SEAM_METRICS
 
 LABELS = {
     "motion_px": "motion magnitude (px/frame)", "shift_dx": "horizontal shift (px/frame, + = right)",
@@ -23,13 +24,19 @@ LABELS = {
     "color_drift": "colour drift from the first clip (RGB distance)",
     "shift_error": "pan error vs truth (px/frame)", "direction_ok": "pan direction correct (fraction)",
     "palette_error": "palette error vs truth (RGB distance)",
+    "seam_diff": "frame difference at latent boundaries (0-255)",
+    "seam_ratio": "latent-boundary / in-latent frame difference",
+    "chunk_seam_diff": "frame difference at chunk boundaries (0-255)",
+    "chunk_seam_ratio": "chunk-boundary / in-latent frame difference",
+    "clip_seam_diff": "frame difference at clip boundaries (0-255)",
+    "clip_seam_ratio": "clip-boundary / in-latent frame difference",
 }
 
 
 def metric_names(results: dict) -> list[str]:
-    """CLIP_METRICS, plus the ground-truth errors when any video has them."""
+    """CLIP_METRICS and SEAM_METRICS, plus the ground-truth errors when any video has them."""
     has_gt = any(GT_METRICS[0] in clip for videos in results.values() for v in videos for clip in v["clips"])
-    return list(CLIP_METRICS) + (list(GT_METRICS) if has_gt else [])
+    return list(CLIP_METRICS) + list(SEAM_METRICS) + (list(GT_METRICS) if has_gt else [])
 
 
 def summarize(rows: list[dict], names: list[str]) -> dict:

@@ -44,6 +44,20 @@ class ChunkedVideoVAE:
         return [None if t is None else self.latent_frames(t),
                 None if h is None else h // s, None if w is None else w // s]
 
+    def latent_frame_starts(self) -> list:
+        """Frame offsets inside a full chunk where each latent's frames begin: [0, 1, 5, 9, 13] for 17 <-> 5.
+
+        The last n - 1 latents hold ``time_factor`` frames each; the first holds the rest (one frame for 17 =
+        1 + 4 x 4: Open-Sora's causal first latent, the PCA VAE's padded first group). A decoded video can only
+        jump between these groups, so they are where the evaluation looks for seams (tools/eval/seams.py).
+        """
+        n, f = self.latents_per_chunk, self.time_factor
+        first = self.micro_frame_size - f * (n - 1)
+        if first < 1:
+            raise ValueError(f"micro_frame_size={self.micro_frame_size} is too short for {n} latents of "
+                             f"{f} frames; use at least {f * (n - 1) + 1}")
+        return [0] + [first + f * k for k in range(n - 1)]
+
     def chunk_frame_counts(self, num_latents: int, num_frames: Optional[int] = None) -> list:
         """Frames decoded from each ``latents_per_chunk`` slice of ``num_latents`` latents.
 

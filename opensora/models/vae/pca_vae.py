@@ -18,7 +18,8 @@ Encode, per micro-chunk of r <= 17 frames: (1) front-pad with ``(-r) % f`` copie
 pads with zeros; a copy keeps the first group in distribution), (2) cut into groups g, (3) z_raw = (g - mean)
 basis^T, (4) z = (z_raw - shift) / scale. Decode inverts (4) and (3), reassembles frames and drops the padding.
 ``basis`` has orthonormal rows, so decode(encode(x)) is the least-squares reconstruction of x from C numbers
-per group. Encoding is deterministic (``generator`` is accepted for interface compatibility and unused).
+per group. The shipped fit uses one ``scale`` for all channels (:func:`fit_pca`, ``scaling="uniform"``), so
+squared latent distances are squared pixel distances times scale^2 and the diffusion loss sees what the eye sees. Encoding is deterministic (``generator`` is accepted for interface compatibility and unused).
 """
 from __future__ import annotations
 
@@ -138,16 +139,33 @@ class PCAStats:
         self.outer += g.T @ g
 
 
-def fit_pca(stats: PCAStats, latent_channels: int) -> dict:
-    """Principal axes of the groups: ``mean`` (D,), ``basis`` (C, D) orthonormal rows by decreasing variance,
-    ``scale`` (C,) = the standard deviation along each axis (so normalised latents have unit variance),
-    ``explained`` = the fraction of the variance the C axes keep."""
+LATENT_SCALINGS = ("uniform", "whiten")
+
+
+def fit_pca(stats: PCAStats, latent_channels: int, scaling: str = "uniform") -> dict:
+    """Principal axes of the groups and the latent scale.
+
+    Returns ``mean`` (D,), ``basis`` (C, D) orthonormal rows by decreasing variance, ``std`` (C,) the standard
+    deviation along each axis, ``explained`` (the fraction of the variance the C axes keep) and ``scale`` (C,):
+
+    - ``"uniform"`` (default): every channel gets s = sqrt(mean_c std_c^2), so the latents have unit variance
+      on average and z -> pixels is a scaled isometry: a latent error of size e costs s e in pixels whatever the
+      channel, and the diffusion loss (MSE over latents) is the pixel MSE of the PCA reconstruction.
+    - ``"whiten"``: s_c = std_c, unit variance per channel. The loss then weighs a unit error equally in every
+      channel although channel 0 (the cell's mean colour) spans ~100x the pixels of channel 31: a model trained
+      on whitened latents spends its capacity on invisible detail and flickers at every latent boundary
+      (issue 10: 11.5-13.4 mean abs frame difference at latent boundaries against 0.7-1.8 elsewhere).
+    """
     if stats.count < 2:
         raise ValueError(f"need at least 2 groups to fit a PCA, got {stats.count}; give the fit more video")
+    if scaling not in LATENT_SCALINGS:
+        raise ValueError(f"unknown latent scaling {scaling!r}; use one of {LATENT_SCALINGS}")
     mean = stats.total / stats.count
     cov = stats.outer / stats.count - torch.outer(mean, mean)
     eigvals, eigvecs = torch.linalg.eigh(cov)  # ascending
     order = torch.argsort(eigvals, descending=True)[:latent_channels]
     var = eigvals[order].clamp_min(1e-12)
-    return {"mean": mean.float(), "basis": eigvecs[:, order].T.contiguous().float(),
-            "scale": var.sqrt().float(), "explained": float(var.sum() / eigvals.clamp_min(0).sum())}
+    std = var.sqrt()
+    scale = std if scaling == "whiten" else var.mean().sqrt().expand(latent_channels)
+    return {"mean": mean.float(), "basis": eigvecs[:, order].T.contiguous().float(), "std": std.float(),
+            "scale": scale.float().clone(), "explained": float(var.sum() / eigvals.clamp_min(0).sum())}
