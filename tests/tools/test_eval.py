@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tools.eval import clip_bounds, clip_table, detect_cuts, laplacian_variance, measure_frames, phase_shift
+from tools.eval import clip_bounds, clip_table, detect_cuts, laplacian_variance, measure_frames, phase_shift, to_gray
 from tools.eval.clips import CLIP_METRICS
 from tools.eval.evaluate import EvalOptions, evaluate_video, main, run
 from tools.eval.ground_truth import GT_METRICS
@@ -44,6 +44,32 @@ def test_phase_shift_finds_integer_shifts_with_the_documented_sign():
     assert phase_shift(img, np.roll(img, (-2, 3), axis=(0, 1))) == pytest.approx((3.0, -2.0), abs=0.05)
     assert phase_shift(img, img) == (0.0, 0.0)
     assert phase_shift(np.full((64, 96), 7.0), np.full((64, 96), 9.0)) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("speed,grid_bias", [("slowly", True), ("steadily", True), ("quickly", False)])
+def test_phase_shift_sees_the_pan_through_the_vae_cell_grid(speed, grid_bias):
+    """A pan decoded from 8 x 8-px latent cells (the shipped PCA VAE's reconstruction of ground truth) keeps a
+    static grid of cell edges: all frequencies read (nearly) no motion, those below the cell rate the true pan."""
+    import torch
+
+    from opensora.models.vae.pca_vae import PCAVideoVAE
+    from tools.eval.frame_metrics import MAX_SHIFT_FREQUENCY
+
+    spec = _spec("left", speed, "day", "trees", seed=7)
+    frames = np.stack(list(World(spec).frames(34)))
+    vae = PCAVideoVAE(from_pretrained="checkpoints/tiny/vae")
+    x = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
+    with torch.no_grad():
+        rec = vae.decode(vae.encode(x), 34).clamp(-1, 1)[0].permute(1, 2, 3, 0)
+    gray = [to_gray(f) for f in ((rec + 1) * 127.5).round().byte().numpy()]
+    pairs = list(zip(gray[:-1], gray[1:]))
+    low = np.mean([phase_shift(a, b)[0] for a, b in pairs])
+    full = np.mean([phase_shift(a, b, max_frequency=None)[0] for a, b in pairs])
+    dx = spec.caption.dx_px_per_frame
+    assert MAX_SHIFT_FREQUENCY == 1 / 8
+    assert low == pytest.approx(dx, rel=0.15)
+    if grid_bias:  # slow pans: the grid's zero shift wins over the content's (2 px/frame outweighs it)
+        assert abs(full - dx) > 2 * abs(low - dx), "the static grid biases the full-band estimate"
 
 
 def test_static_video_has_zero_motion_and_one_scene(videos):

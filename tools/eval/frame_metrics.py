@@ -18,10 +18,21 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     return frame[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
 
 
-def phase_shift(prev: np.ndarray, curr: np.ndarray, upsample: int = 20) -> tuple[float, float]:
+# Highest spatial frequency (cycles/px, per axis) the shift estimate uses. Video decoded from 8 x 8-px latent
+# cells (Open-Sora's VAE, the tiny model's PCA VAE) carries a grid of cell edges that stays put while the
+# content pans; its harmonics (k/8 cycles/px) have zero phase shift, and phase correlation, which weighs every
+# frequency alike, then reads a visibly panning video as still (the PCA VAE's reconstruction of a 0.5 px/frame
+# pan read 0.00; below 1/8 it reads 0.43, the truth 0.49). Content motion lives at lower frequencies.
+MAX_SHIFT_FREQUENCY = 1.0 / 8.0
+
+
+def phase_shift(prev: np.ndarray, curr: np.ndarray, upsample: int = 20,
+                max_frequency: float | None = MAX_SHIFT_FREQUENCY) -> tuple[float, float]:
     """Global translation (dx, dy) from gray frame ``prev`` to ``curr`` by phase correlation.
 
-    1. Hann-window both mean-free frames and take the normalised cross-power spectrum R = Fc Fp* / |Fc Fp*|.
+    1. Hann-window both mean-free frames and take the normalised cross-power spectrum R = Fc Fp* / |Fc Fp*|,
+       keeping only frequencies below ``max_frequency`` cycles/px on both axes (None: all; see
+       MAX_SHIFT_FREQUENCY for why the cell grid of decoded video must be left out).
     2. The integer peak of ifft(R) is the coarse shift (wrapped to [-N/2, N/2)).
     3. Refine to 1/upsample px by evaluating the inverse DFT of R on a fine grid within +-1 px of the peak
        (matrix-multiply DFT, Guizar-Sicairos style). Identical frames give exactly (0, 0).
@@ -34,6 +45,9 @@ def phase_shift(prev: np.ndarray, curr: np.ndarray, upsample: int = 20) -> tuple
     if magnitude.max() < 1e-9:  # a flat frame: no structure to track, report no motion
         return 0.0, 0.0
     cross /= np.maximum(magnitude, 1e-6 * magnitude.max())
+    if max_frequency is not None:
+        fy, fx = np.fft.fftfreq(prev.shape[0])[:, None], np.fft.fftfreq(prev.shape[1])[None, :]
+        cross *= (np.abs(fy) < max_frequency) & (np.abs(fx) < max_frequency)
     coarse = np.unravel_index(np.argmax(np.fft.ifft2(cross).real), cross.shape)
     peak = [(p + n // 2) % n - n // 2 for p, n in zip(coarse, cross.shape)]
     dy, dx = _refine_peak(cross, peak, upsample)
