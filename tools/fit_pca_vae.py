@@ -5,9 +5,9 @@
 
 Every whole 17-frame micro-chunk of every video in ``--data-path`` (an Open-Sora CSV: ``path`` column) is cut into
 groups exactly as ``PCAVideoVAE.encode`` cuts it; the C principal axes of the groups become the basis. The latent
-scale is one number for all channels by default (``--scaling uniform``: latent MSE = pixel MSE up to a constant,
-what the diffusion loss must see) or each axis' standard deviation (``--scaling whiten``, the fit shipped before
-issue 10, whose model flickered). The PSNR of encode -> decode on ``--eval-path`` (and on the fitted data) is
+scale decides how the diffusion loss weighs the channels (``--scaling``, see ``fit_pca``): ``balanced`` (default,
+scale_c = sqrt(std_c * mean std)), ``uniform`` (latent MSE = pixel MSE) or ``whiten`` (each axis' standard deviation:
+the fit shipped before issue 10, whose model flickered at every latent boundary). The PSNR of encode -> decode on ``--eval-path`` (and on the fitted data) is
 written into ``config.json`` and printed; the issue's bar for an analytic VAE is 30 dB.
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ def chunks_of(path: Path, chunk: int):
         yield frames[None, :, start:start + chunk]
 
 
-def fit(vae: PCAVideoVAE, paths: list[Path], progress: bool = True, scaling: str = "uniform") -> dict:
+def fit(vae: PCAVideoVAE, paths: list[Path], progress: bool = True, scaling: str = "balanced") -> dict:
     stats = PCAStats(vae.group_dim)
     for path in tqdm(paths, desc="fit", disable=not progress):
         for x in chunks_of(path, vae.micro_frame_size):
@@ -79,8 +79,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", required=True, help="output directory (model.safetensors + config.json)")
     p.add_argument("--latent-channels", type=int, default=32)
     p.add_argument("--patch-size", type=int, default=8)
-    p.add_argument("--scaling", choices=LATENT_SCALINGS, default="uniform",
-                   help="latent scale: one for all channels (uniform) or per-channel std (whiten)")
+    p.add_argument("--scaling", choices=LATENT_SCALINGS, default="balanced",
+                   help="latent scale per channel: balanced (default), uniform or whiten (see fit_pca)")
     p.add_argument("--max-videos", type=int, default=None, help="fit on the first N videos only")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)

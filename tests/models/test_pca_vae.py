@@ -67,16 +67,21 @@ def test_fit_recovers_a_known_subspace():
     empirical = (w - w.mean(0)).pow(2).mean(0).sqrt()  # independent: the sample std of each known direction
     torch.testing.assert_close(fitted["std"].double(), empirical, rtol=0.02, atol=0)
     torch.testing.assert_close(fit_pca(stats, k, "whiten")["scale"].double(), empirical, rtol=0.02, atol=0)
-    uniform = empirical.pow(2).mean().sqrt()  # default scaling: one scale, the rms of the axis stds
-    torch.testing.assert_close(fitted["scale"].double(), uniform.expand(k), rtol=0.02, atol=0)
+    uniform = empirical.pow(2).mean().sqrt()  # one scale, the rms of the axis stds
+    torch.testing.assert_close(fit_pca(stats, k, "uniform")["scale"].double(), uniform.expand(k), rtol=0.02, atol=0)
+    balanced = (empirical * empirical.mean()).sqrt()  # the default: sqrt(std_c * mean std)
+    torch.testing.assert_close(fitted["scale"].double(), balanced, rtol=0.02, atol=0)
+    for scaling in ("balanced", "uniform", "whiten"):  # every scaling keeps unit latent variance on average
+        s_c = fit_pca(stats, k, scaling)["scale"].double()
+        assert float(((empirical / s_c) ** 2).mean()) == pytest.approx(1.0, rel=0.04)
     assert fitted["explained"] == pytest.approx(1.0, abs=1e-9)
 
 
-@pytest.mark.parametrize("scaling", ["uniform", "whiten"])
+@pytest.mark.parametrize("scaling", ["balanced", "uniform", "whiten"])
 def test_latent_error_costs_in_pixels(scaling):
-    """The loss sees what the eye sees only with uniform scaling: a unit latent error in channel c changes the
-    decoded pixels by scale_c in L2 (the basis rows are orthonormal), i.e. the same for every channel when
-    uniform, and std_c (~100x more in channel 0 than in channel 31 of the shipped fit) when whitened."""
+    """A unit latent error in channel c changes the decoded pixels by scale_c in L2 (the basis rows are
+    orthonormal): the same for every channel when uniform, std_c when whitened (~90x more in channel 0 than in
+    channel 31 of the shipped fit), sqrt(std_c * mean std) when balanced (the default)."""
     vae = PCAVideoVAE(latent_channels=6, patch_size=2)
     stats = PCAStats(vae.group_dim)
     for seed in range(4):
@@ -91,7 +96,9 @@ def test_latent_error_costs_in_pixels(scaling):
         dz = torch.zeros_like(z)
         dz[:, c, 2, 1, 1] = 1.0  # one unit in one channel of one latent cell (4 frames x 2 x 2 px x 3)
         costs.append(float((vae.decode(z + dz, 17) - base).pow(2).sum().sqrt()))
-    expected = fitted["scale"] if scaling == "uniform" else fitted["std"]
+    std = fitted["std"]
+    expected = {"uniform": std.pow(2).mean().sqrt().expand(6), "whiten": std,
+                "balanced": (std * std.mean()).sqrt()}[scaling]
     torch.testing.assert_close(torch.tensor(costs), expected, rtol=1e-4, atol=0)
     if scaling == "uniform":
         assert max(costs) == pytest.approx(min(costs), rel=1e-4)

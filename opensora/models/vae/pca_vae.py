@@ -18,8 +18,8 @@ Encode, per micro-chunk of r <= 17 frames: (1) front-pad with ``(-r) % f`` copie
 pads with zeros; a copy keeps the first group in distribution), (2) cut into groups g, (3) z_raw = (g - mean)
 basis^T, (4) z = (z_raw - shift) / scale. Decode inverts (4) and (3), reassembles frames and drops the padding.
 ``basis`` has orthonormal rows, so decode(encode(x)) is the least-squares reconstruction of x from C numbers
-per group. The shipped fit uses one ``scale`` for all channels (:func:`fit_pca`, ``scaling="uniform"``), so
-squared latent distances are squared pixel distances times scale^2 and the diffusion loss sees what the eye sees. Encoding is deterministic (``generator`` is accepted for interface compatibility and unused).
+per group. How ``scale`` weighs the channels decides what the diffusion loss sees (:func:`fit_pca`; the shipped
+fit is ``scaling="balanced"``). Encoding is deterministic (``generator`` is accepted for interface compatibility and unused).
 """
 from __future__ import annotations
 
@@ -139,22 +139,27 @@ class PCAStats:
         self.outer += g.T @ g
 
 
-LATENT_SCALINGS = ("uniform", "whiten")
+LATENT_SCALINGS = ("balanced", "uniform", "whiten")
 
 
-def fit_pca(stats: PCAStats, latent_channels: int, scaling: str = "uniform") -> dict:
+def fit_pca(stats: PCAStats, latent_channels: int, scaling: str = "balanced") -> dict:
     """Principal axes of the groups and the latent scale.
 
     Returns ``mean`` (D,), ``basis`` (C, D) orthonormal rows by decreasing variance, ``std`` (C,) the standard
-    deviation along each axis, ``explained`` (the fraction of the variance the C axes keep) and ``scale`` (C,):
+    deviation along each axis, ``explained`` (the fraction of the variance the C axes keep) and ``scale`` (C,).
+    A latent error e in channel c costs e * scale_c in pixels (L2 over the group), and every scaling keeps
+    mean_c (std_c / scale_c)^2 = 1 (unit latent variance on average, what the noise level assumes):
 
-    - ``"uniform"`` (default): every channel gets s = sqrt(mean_c std_c^2), so the latents have unit variance
-      on average and z -> pixels is a scaled isometry: a latent error of size e costs s e in pixels whatever the
-      channel, and the diffusion loss (MSE over latents) is the pixel MSE of the PCA reconstruction.
-    - ``"whiten"``: s_c = std_c, unit variance per channel. The loss then weighs a unit error equally in every
-      channel although channel 0 (the cell's mean colour) spans ~100x the pixels of channel 31: a model trained
-      on whitened latents spends its capacity on invisible detail and flickers at every latent boundary
-      (issue 10: 11.5-13.4 mean abs frame difference at latent boundaries against 0.7-1.8 elsewhere).
+    - ``"whiten"``: scale_c = std_c. Unit variance per channel, but an error costs 90x more pixels in channel 0
+      (the cell's mean colour, std 15.1) than in channel 31 (0.17): a model trained on whitened latents leaves
+      channel 0 inconsistent from latent to latent and flickers (issue 10: frame difference 11.5-13.4 at latent
+      boundaries against 0.7-1.8 elsewhere).
+    - ``"uniform"``: scale_c = rms(std): latent MSE = pixel MSE, but the low-variance channels then sit far below
+      the noise (std 0.06 against 1), and whatever noise the model fails to remove there stays as strong
+      pixel noise (measured after 500 training steps: sky and ground right, every cell full of coloured noise).
+    - ``"balanced"`` (default): scale_c = sqrt(std_c * mean(std)). If the model errs by about the same e in
+      every channel, the pixel error e^2 sum_c scale_c^2 under the unit-variance constraint is smallest for
+      scale_c proportional to sqrt(std_c) (Lagrange); channel 0 and channel 31 differ 9.4x instead of 90x.
     """
     if stats.count < 2:
         raise ValueError(f"need at least 2 groups to fit a PCA, got {stats.count}; give the fit more video")
@@ -166,6 +171,7 @@ def fit_pca(stats: PCAStats, latent_channels: int, scaling: str = "uniform") -> 
     order = torch.argsort(eigvals, descending=True)[:latent_channels]
     var = eigvals[order].clamp_min(1e-12)
     std = var.sqrt()
-    scale = std if scaling == "whiten" else var.mean().sqrt().expand(latent_channels)
+    scale = {"whiten": std, "uniform": var.mean().sqrt().expand(latent_channels),
+             "balanced": (std * std.mean()).sqrt()}[scaling]
     return {"mean": mean.float(), "basis": eigvecs[:, order].T.contiguous().float(), "std": std.float(),
             "scale": scale.float().clone(), "explained": float(var.sum() / eigvals.clamp_min(0).sum())}
