@@ -18,7 +18,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from opensora.datasets import VideoReadError, probe_video, write_csv
+from opensora.datasets import write_csv
+from opensora.utils.video_io import VideoReadError, probe_video
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 COLUMNS = ("path", "text", "num_frames", "height", "width", "fps")

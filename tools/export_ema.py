@@ -15,12 +15,9 @@ import shutil
 import sys
 from pathlib import Path
 
-import torch
-
 from opensora.acceleration.checkpoint import list_checkpoints
 from opensora.utils.ckpt import load_state_dict, save_safetensors
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+from opensora.utils.dtype import DTYPES, as_dtype
 
 
 def find_ema(source: Path) -> Path:
@@ -41,7 +38,7 @@ def main(argv=None) -> int:
     p.add_argument("--dtype", default="fp32", choices=sorted(DTYPES))
     args = p.parse_args(argv)
     ema = find_ema(args.source)
-    weights = {k: v.to(DTYPES[args.dtype]) if v.is_floating_point() else v
+    weights = {k: v.to(as_dtype(args.dtype)) if v.is_floating_point() else v
                for k, v in load_state_dict(ema / "model.safetensors").items()}
     path = save_safetensors(weights, args.output / "model.safetensors",
                             metadata={"format": "pt", "content": "ema", "source": str(ema)})
