@@ -17,6 +17,7 @@ from pathlib import Path
 
 from opensora.acceleration.checkpoint import list_checkpoints
 from opensora.utils.ckpt import load_state_dict, save_safetensors
+from opensora.utils.cli import run_cli
 from opensora.utils.dtype import DTYPES, as_dtype
 
 
@@ -26,7 +27,7 @@ def find_ema(source: Path) -> Path:
         return source / "ema"
     ckpts = list_checkpoints(source)
     if not ckpts:
-        raise SystemExit(f"{source} is neither a training checkpoint (no ema/model.safetensors) nor an experiment "
+        raise FileNotFoundError(f"{source} is neither a training checkpoint (no ema/model.safetensors) nor an experiment "
                          "folder with complete checkpoints (epochE-global_stepS/)")
     return ckpts[-1] / "ema"
 
@@ -50,4 +51,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

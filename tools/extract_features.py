@@ -27,6 +27,7 @@ from opensora.datasets import write_csv
 from opensora.registry import DATASETS, build_module
 from opensora.training.build import build_encoders
 from opensora.utils.ckpt import save_safetensors
+from opensora.utils.cli import run_cli
 from opensora.utils.config import add_config_args, parse_config, to_dict
 from opensora.utils.dist import barrier, destroy, get_rank, get_world_size, init_distributed
 from opensora.utils.dtype import DTYPES, as_dtype
@@ -107,4 +108,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))
