@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from opensora.utils import dist
@@ -112,3 +113,7 @@ def main(argv=None):
 def cli() -> int:
     """``main`` with user errors (bad flags, weights not found, short reference, ...) as one-line messages."""
     return run_cli(main)
+
+
+if __name__ == "__main__":  # python -m opensora.sampling.cli, torchrun -m opensora.sampling.cli
+    sys.exit(cli())

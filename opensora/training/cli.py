@@ -9,6 +9,7 @@ Every flag below is a shortcut for one config key; ``--cfg-options key=value`` s
 from __future__ import annotations
 
 import argparse
+import sys
 
 from opensora.utils.cli import run_cli
 from opensora.utils.config import add_config_args, parse_config
@@ -66,3 +67,7 @@ def main(argv=None) -> int:
 def cli() -> int:
     """``main`` with user errors (no data, bad flags or keys, weights not found, ...) as one-line messages."""
     return run_cli(main)
+
+
+if __name__ == "__main__":  # python -m opensora.training.cli, torchrun -m opensora.training.cli
+    sys.exit(cli())
