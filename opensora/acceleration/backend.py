@@ -22,9 +22,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from opensora.utils.ckpt import load_state_dict, load_weights_strict, save_safetensors
 from opensora.utils.dist import get_world_size, is_main_process
 from opensora.utils.dtype import as_dtype, dtype_name
 from opensora.utils.logging import get_logger
+
+from .colossal_cpu import apply_cpu_patch
 
 logger = get_logger(__name__)
 
@@ -68,8 +71,6 @@ class ColossalBackend:
         with warnings.catch_warnings():  # colossalai's import warns about optional kernels (apex, bitsandbytes)
             warnings.simplefilter("ignore")
             from colossalai.booster import Booster
-        from .colossal_cpu import apply_cpu_patch
-
         apply_cpu_patch()
         _ensure_process_group()
         self.grad_clip, self.plugin_name = float(grad_clip or 0.0), plugin
@@ -202,8 +203,6 @@ class TorchBackend:
         return norm
 
     def save(self, directory: Path) -> None:
-        from opensora.utils.ckpt import save_safetensors
-
         if self.zero:
             self.optimizer.consolidate_state_dict(to=0)  # collective
         if is_main_process():
@@ -212,8 +211,6 @@ class TorchBackend:
             torch.save(self.lr_scheduler.state_dict(), directory / "lr_scheduler.pt")
 
     def load(self, directory: Path) -> None:
-        from opensora.utils.ckpt import load_state_dict, load_weights_strict
-
         load_weights_strict(self.module, load_state_dict(directory / "model.safetensors"))
         self.optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=True))
         self.lr_scheduler.load_state_dict(torch.load(directory / "lr_scheduler.pt", weights_only=True))
