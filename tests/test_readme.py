@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -12,6 +13,7 @@ def python_api_examples() -> list:
     return re.findall(r"```python\n(.*?)```", section, flags=re.S)
 
 
+@pytest.mark.slow  # 104 model calls of the shipped tiny model (2 s + 1 s + 2 s of video)
 def test_readme_python_api_examples_run_as_written(tmp_path, monkeypatch):
     examples = python_api_examples()
     assert len(examples) == 2
