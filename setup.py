@@ -11,4 +11,7 @@ setup(
     python_requires=">=3.10",
     install_requires=[],
     extras_require={"gpu": ["xformers==0.0.35", "flash-attn==2.8.3.post2"]},
+    # the same commands as `python scripts/inference.py` and `torchrun scripts/train.py`
+    entry_points={"console_scripts": ["pavdm-infer=opensora.sampling.cli:cli",
+                                      "pavdm-train=opensora.training.cli:cli"]},
 )

@@ -12,6 +12,10 @@ MODELS = Registry("model", locations=["opensora.models"])
 SCHEDULERS = Registry("scheduler", locations=["opensora.schedulers"])
 # Datasets returning dicts with documented keys and shapes.
 DATASETS = Registry("dataset", locations=["opensora.datasets"])
+# Training objectives: how each batch's per-frame noise levels and loss mask are drawn ("opensora", "pa", "fopp").
+OBJECTIVES = Registry("objective", locations=["opensora.training.objectives"])
+# Inference plan builders: a config's ``schedule`` dict -> ChunkSchedule ("pa", "ad", "rn", "rw").
+PLANS = Registry("plan", locations=["opensora.sampling.schedules"])
 
 
 def build_module(cfg, registry: Registry, **default_args):

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from opensora.datasets import VideoReadError, probe_video, write_csv
+from opensora.datasets import write_csv
+from opensora.utils.cli import run_cli
+from opensora.utils.video_io import VideoReadError, probe_video
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 COLUMNS = ("path", "text", "num_frames", "height", "width", "fps")
@@ -82,10 +84,10 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s] %(message)s")
     args = parse_args(argv)
     if not args.folder.is_dir():
-        raise SystemExit(f"{args.folder} is not a folder of videos")
+        raise FileNotFoundError(f"{args.folder} is not a folder of videos; pass the folder that holds them")
     rows, bad = build_rows(args.folder, args.output.parent, args)
     if not rows:
-        raise SystemExit(f"no usable videos under {args.folder} ({bad} skipped); extensions: {VIDEO_EXTENSIONS}")
+        raise ValueError(f"no usable videos under {args.folder} ({bad} skipped); extensions: {VIDEO_EXTENSIONS}")
     write_csv(args.output, rows, COLUMNS)
     uncaptioned = sum(1 for r in rows if not r["text"])
     logger.info("wrote %s: %d videos, %d skipped, %d without a caption", args.output, len(rows), bad, uncaptioned)
@@ -93,4 +95,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

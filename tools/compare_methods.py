@@ -6,9 +6,9 @@
 
 For every method (default: all of METHODS; ``--methods pa rn`` for a subset) and every mode (``--modes``:
 ``text`` = text-to-video, ``extend`` = extension of the first 17 frames of a held-out ground-truth video of the
-same caption, ``prompt||clip.mp4``; run names ``pa`` and ``pa-ext``) this runs ``scripts/inference.py``
-in-process with the method's config on the same prompts, seed, length and weights, then scores every video
-with ``tools.eval`` (seam metrics included) and writes to ``--out``:
+same caption, ``prompt||clip.mp4``; run names ``pa`` and ``pa-ext``) this runs the inference pipeline
+(``opensora.sampling.LongVideoPipeline``) with the method's config on the same prompts, seed, length and
+weights, then scores every video with ``tools.eval`` (seam metrics included) and writes to ``--out``:
 
     README.md                  the report: command, machine, model, prompts, cost and metric tables, plots
     runs.json                  per method: config, wall time, model calls, videos
@@ -38,8 +38,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import functools
-import importlib.util
 import json
 import os
 import platform
@@ -55,6 +53,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from opensora.sampling import LongVideoPipeline  # noqa: E402
+from opensora.sampling.prompts import read_prompt_file as read_prompt_entries  # noqa: E402
+from opensora.utils.config import parse_options  # noqa: E402
+from opensora.utils.logging import setup_logging  # noqa: E402
 from tools.eval import report as eval_report  # noqa: E402
 from tools.eval.contact_sheet import contact_sheet  # noqa: E402
 from tools.eval.evaluate import EvalOptions  # noqa: E402
@@ -175,37 +177,30 @@ def resolve_configs(methods: list[str], config_dir, overrides: list[str]) -> dic
     return {m: known[m] for m in methods}
 
 
-@functools.lru_cache(maxsize=1)
-def inference_script():
-    """scripts/inference.py as a module, loaded once (one torch import for all methods)."""
-    spec = importlib.util.spec_from_file_location("pavdm_inference_cli", REPO / "scripts" / "inference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def inference_argv(config: Path, prompt_file: Path, save_dir: Path, args) -> list[str]:
-    argv = [str(config), "--prompt-path", str(prompt_file), "--save-dir", str(save_dir),
-            "--num-frames", f"{args.seconds:g}s"]
+def inference_overrides(args) -> dict:
+    """Config overrides of every method's run: the length, seed, weights and progress flags, then
+    ``--cfg-options`` (which win)."""
+    overrides = {"num_frames": f"{args.seconds:g}s"}
     if args.seed is not None:
-        argv += ["--seed", str(args.seed)]
+        overrides["seed"] = args.seed
     if args.ckpt_path:
-        argv += ["--ckpt-path", args.ckpt_path]
-    # the configs carry a default prompt; the prompt file replaces it
-    options = ["prompt=None"] + (["progress=False"] if args.no_progress else []) + list(args.cfg_options)
-    return argv + ["--cfg-options", *options]
+        overrides["model.from_pretrained"] = args.ckpt_path
+    if args.no_progress:
+        overrides["progress"] = False
+    return {**overrides, **parse_options(args.cfg_options)}
 
 
 def generate(method: str, config: Path, prompt_file: Path, out: Path, args) -> MethodRun:
-    """Run one method's inference into ``out/videos/<method>`` (emptied first); time it. ``method`` is the run
-    name (``pa``, ``pa-ext``)."""
+    """Run one method's inference (``LongVideoPipeline``) into ``out/videos/<method>`` (emptied first); time it.
+    ``method`` is the run name (``pa``, ``pa-ext``)."""
     video_dir = out / "videos" / method
     if video_dir.exists():
         shutil.rmtree(video_dir)  # stale videos of an earlier run would be evaluated too
     print(f"== {method}: {config}", flush=True)
-    script = inference_script()  # the one-off import is not part of any method's time
+    setup_logging(0, video_dir)  # the run's log.txt next to its videos
     start = time.perf_counter()
-    paths = script.main(inference_argv(config, prompt_file, video_dir, args))
+    pipe = LongVideoPipeline.from_config(config, **inference_overrides(args))
+    paths = pipe(read_prompt_entries(prompt_file), save_dir=video_dir)
     wall = time.perf_counter() - start
     sidecars = [json.loads(Path(p).with_suffix(".json").read_text()) for p in paths]
     return MethodRun(method, str(config), str(video_dir), wall, [str(p) for p in paths],

@@ -15,12 +15,10 @@ import shutil
 import sys
 from pathlib import Path
 
-import torch
-
 from opensora.acceleration.checkpoint import list_checkpoints
 from opensora.utils.ckpt import load_state_dict, save_safetensors
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+from opensora.utils.cli import run_cli
+from opensora.utils.dtype import DTYPES, as_dtype
 
 
 def find_ema(source: Path) -> Path:
@@ -29,7 +27,7 @@ def find_ema(source: Path) -> Path:
         return source / "ema"
     ckpts = list_checkpoints(source)
     if not ckpts:
-        raise SystemExit(f"{source} is neither a training checkpoint (no ema/model.safetensors) nor an experiment "
+        raise FileNotFoundError(f"{source} is neither a training checkpoint (no ema/model.safetensors) nor an experiment "
                          "folder with complete checkpoints (epochE-global_stepS/)")
     return ckpts[-1] / "ema"
 
@@ -41,7 +39,7 @@ def main(argv=None) -> int:
     p.add_argument("--dtype", default="fp32", choices=sorted(DTYPES))
     args = p.parse_args(argv)
     ema = find_ema(args.source)
-    weights = {k: v.to(DTYPES[args.dtype]) if v.is_floating_point() else v
+    weights = {k: v.to(as_dtype(args.dtype)) if v.is_floating_point() else v
                for k, v in load_state_dict(ema / "model.safetensors").items()}
     path = save_safetensors(weights, args.output / "model.safetensors",
                             metadata={"format": "pt", "content": "ema", "source": str(ema)})
@@ -53,4 +51,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

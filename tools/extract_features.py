@@ -23,12 +23,15 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from opensora.datasets import VideoReadError, write_csv
+from opensora.datasets import write_csv
 from opensora.registry import DATASETS, build_module
 from opensora.training.build import build_encoders
 from opensora.utils.ckpt import save_safetensors
+from opensora.utils.cli import run_cli
 from opensora.utils.config import add_config_args, parse_config, to_dict
 from opensora.utils.dist import barrier, destroy, get_rank, get_world_size, init_distributed
+from opensora.utils.dtype import DTYPES, as_dtype
+from opensora.utils.video_io import VideoReadError
 
 COLUMNS = ("path", "text", "num_frames", "height", "width", "fps")
 logger = logging.getLogger("extract_features")
@@ -40,7 +43,7 @@ def parse_args(argv=None):
     p.add_argument("--data-path", help="video CSV (tools/build_csv.py)")
     p.add_argument("--output", type=Path, required=True, help="folder for the feature files and features.csv")
     p.add_argument("--num-frames", type=int, default=None, help="frames per clip (default: the longest bucket)")
-    p.add_argument("--save-dtype", default="bf16", choices=("bf16", "fp16", "fp32"), help="storage precision")
+    p.add_argument("--save-dtype", default="bf16", choices=sorted(DTYPES), help="storage precision")
     p.add_argument("--no-progress", action="store_true")
     return parse_config(p, argv, {"data_path": "dataset.data_path"})
 
@@ -57,7 +60,7 @@ def extract(cfg, args, device) -> tuple[list[dict], int]:
     dataset = build_module(to_dict(cfg.dataset), DATASETS)
     vae, text_encoder = build_encoders(cfg, device=device, latents_given=False)
     num_frames = args.num_frames or max(f for f, _ in cfg.buckets)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[args.save_dtype]
+    dtype = as_dtype(args.save_dtype)
     generator = torch.Generator(device=device).manual_seed(cfg.seed + get_rank())
     rows, bad = [], 0
     mine = range(get_rank(), len(dataset), get_world_size())
@@ -105,4 +108,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

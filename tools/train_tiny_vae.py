@@ -26,6 +26,7 @@ import argparse
 import json
 import logging
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from tqdm import tqdm
 
 from opensora.models.vae.vae import opensora_vae_v1_2_tiny
 from opensora.utils.ckpt import save_safetensors
+from opensora.utils.cli import run_cli
 from tools.synthetic.generate import plan_videos
 from tools.synthetic.world import World
 
@@ -223,4 +225,4 @@ def main(argv=None) -> Path:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main))

@@ -10,7 +10,7 @@ image_size = (64, 96)
 # the levels the tiny model was trained with (configs/pavdm/train_tiny.py; a test checks they agree)
 scheduler = dict(_delete_=True, type="rflow", num_sampling_steps=24, use_timestep_transform=False, bf16_ratio=False,
                  sample_method="uniform")
-schedule = dict(type="pa", window_frames=68, keep_x0=True, variable_length=True)
+schedule = dict(type="pa", window_frames=68, keep_x0=True, fixed_start=False)
 cfg_scale = 2.0  # chosen by eye on a held-out prompt: 4.0 oversaturates the tiny model, 1.0 is blurrier
 dtype = "fp32"  # bf16 is slower than fp32 on CPU
 # a held-out caption (tools/synthetic: this palette / object / direction / speed combination is not in training)

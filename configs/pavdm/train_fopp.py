@@ -2,5 +2,4 @@
 # chunks of a full 119-frame window (uniform over compositions given one frame's level), clean context chunk.
 _base_ = ["train.py"]
 
-objective = dict(_delete_=True, type="fopp", num_steps=30, num_noisy_chunks=6, chunk_size=5, granularity="chunk",
-                 keep_x0=True)
+objective = dict(_delete_=True, type="fopp", num_noisy_chunks=6, granularity="chunk", keep_x0=True)

@@ -11,7 +11,7 @@ model = dict(from_pretrained=None)
 # from Open-Sora's 240p), S = 24 steps over K = 3 noisy chunks, i.e. a chunk shift every m = 8 steps.
 scheduler = dict(type="rflow", num_sampling_steps=24, use_timestep_transform=False, bf16_ratio=False,
                  sample_method="uniform")
-objective = dict(num_steps=24, num_noisy_chunks=3)
+objective = dict(num_noisy_chunks=3)
 dataset = dict(data_path="data/synthetic/train.csv", image_size=(64, 96))
 buckets = [(68, 1.0)]
 batch_size = 8

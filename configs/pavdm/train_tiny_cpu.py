@@ -4,8 +4,8 @@
 _base_ = ["_base_/tiny_cpu_networks.py", "_base_/train_runtime.py"]
 
 model = dict(grad_ckpt=True)
-scheduler = dict(bf16_ratio=False)
-objective = dict(num_steps=4, num_noisy_chunks=2)
+scheduler = dict(num_sampling_steps=4, bf16_ratio=False)  # S = 4 levels for the objective (K = 2 divides it)
+objective = dict(num_noisy_chunks=2)
 
 dataset = dict(image_size=(32, 48))
 buckets = [(51, 1.0)]

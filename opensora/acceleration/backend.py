@@ -22,16 +22,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from opensora.utils.ckpt import load_state_dict, load_weights_strict, save_safetensors
 from opensora.utils.dist import get_world_size, is_main_process
+from opensora.utils.dtype import as_dtype, dtype_name
 from opensora.utils.logging import get_logger
 
+from .colossal_cpu import apply_cpu_patch
+
 logger = get_logger(__name__)
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def _check_dtype(dtype: str) -> None:
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype={dtype!r}; use one of {sorted(DTYPES)}")
 
 
 def build_optimizer(params, *, lr: float, weight_decay: float = 0.0, eps: float = 1e-8, betas=(0.9, 0.999),
@@ -69,12 +67,10 @@ class ColossalBackend:
 
     def __init__(self, model: nn.Module, optimizer_cfg: dict, warmup_steps: int = 0, *, plugin: str = "zero2",
                  dtype: str = "bf16", grad_clip: float = 0.0, device=None):
-        _check_dtype(dtype)
+        dtype = dtype_name(dtype)  # ColossalAI's precision names are the canonical ones
         with warnings.catch_warnings():  # colossalai's import warns about optional kernels (apex, bitsandbytes)
             warnings.simplefilter("ignore")
             from colossalai.booster import Booster
-        from .colossal_cpu import apply_cpu_patch
-
         apply_cpu_patch()
         _ensure_process_group()
         self.grad_clip, self.plugin_name = float(grad_clip or 0.0), plugin
@@ -161,11 +157,10 @@ class TorchBackend:
 
     def __init__(self, model: nn.Module, optimizer_cfg: dict, warmup_steps: int = 0, *, zero: bool = True,
                  dtype: str = "fp32", grad_clip: float = 0.0, device=None):
-        _check_dtype(dtype)
+        self.grad_clip, self.dtype = float(grad_clip or 0.0), as_dtype(dtype)
         self.module = model.to(device) if device is not None else model
         self.distributed = get_world_size() > 1
         self.zero = bool(zero) and self.distributed
-        self.grad_clip, self.dtype = float(grad_clip or 0.0), DTYPES[dtype]
         self.model = self._wrap(self.module, device)
         self.optimizer = self._optimizer(optimizer_cfg)
         self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_lambda(warmup_steps))
@@ -208,8 +203,6 @@ class TorchBackend:
         return norm
 
     def save(self, directory: Path) -> None:
-        from opensora.utils.ckpt import save_safetensors
-
         if self.zero:
             self.optimizer.consolidate_state_dict(to=0)  # collective
         if is_main_process():
@@ -218,8 +211,6 @@ class TorchBackend:
             torch.save(self.lr_scheduler.state_dict(), directory / "lr_scheduler.pt")
 
     def load(self, directory: Path) -> None:
-        from opensora.utils.ckpt import load_state_dict, load_weights_strict
-
         load_weights_strict(self.module, load_state_dict(directory / "model.safetensors"))
         self.optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=True))
         self.lr_scheduler.load_state_dict(torch.load(directory / "lr_scheduler.pt", weights_only=True))

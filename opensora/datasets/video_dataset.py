@@ -14,10 +14,10 @@ from torch.utils.data import Dataset
 
 from opensora.registry import DATASETS
 from opensora.utils.logging import get_logger
+from opensora.utils.video_io import VideoReadError, probe_video, read_frames
 
 from .csv_table import read_csv
 from .transforms import resize_crop
-from .video_reader import VideoReadError, probe_video, read_frames
 
 logger = get_logger(__name__)
 

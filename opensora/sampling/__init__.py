@@ -1,2 +1,5 @@
-"""Long-video sampling: the sliding-window sampler over a ChunkSchedule, captions, plans, streaming output."""
+"""Long-video sampling: the sliding-window sampler over a ChunkSchedule, captions, plans, and the pipeline
+(:class:`LongVideoPipeline`: from a config or built networks to streamed chunks or mp4 files)."""
+from .pipeline import (ChunkRecord, LongVideoPipeline, Networks, OutputSettings, SamplingSettings,  # noqa: F401
+                       VideoSettings)
 from .sliding_window import FinishedChunk, SamplerState, SlidingWindowSampler, Step, walk  # noqa: F401

@@ -17,7 +17,8 @@ from typing import Callable, Sequence
 import torch
 
 from opensora.schedulers.guidance import cfg_velocity
-from opensora.utils.prompts import PromptItem
+
+from .prompts import PromptItem
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,6 @@ import math
 import re
 from dataclasses import dataclass
 
-from opensora.utils.video_io import frames_to_keep
-
 # Open-Sora v1.2 (opensora/datasets/aspect.py) sizes (H, W) per resolution and aspect-ratio key (H / W).
 _ASPECT_KEYS = {"9:16": "0.56", "3:4": "0.75", "1:1": "1.00", "4:3": "1.33", "16:9": "1.78"}
 _SIZES = {
@@ -49,6 +47,17 @@ def parse_num_frames(value, fps: int) -> int:
     if int(value) < 1:
         raise ValueError(f"num_frames={value}: need at least 1 frame")
     return int(value)
+
+
+def frames_to_keep(num_frames: int, fps: int, whole_seconds: bool = True) -> int:
+    """Frames to keep from ``num_frames``: a whole number of seconds (1445 -> 1440 at 24 fps) if asked.
+
+    Never 0 for a non-empty video: a video shorter than one second is kept whole.
+    """
+    if num_frames < 0 or fps < 1:
+        raise ValueError(f"num_frames={num_frames}, fps={fps}: need num_frames >= 0 and fps >= 1")
+    keep = num_frames - num_frames % fps if whole_seconds else num_frames
+    return keep if keep > 0 else num_frames
 
 
 @dataclass(frozen=True)

@@ -1,230 +1,365 @@
-"""Long-video generation for a batch of prompts: plan, sample, decode and write each chunk as it finishes.
+"""Long-video generation from Python: :class:`LongVideoPipeline` (README "Python API").
 
-Per batch (all videos share one plan, so a batch is all text-only or all with a reference):
+    pipe = LongVideoPipeline.from_config("configs/pavdm/infer_60s_tiny.py", **{"scheduler.num_sampling_steps": 12})
+    for chunk in pipe.stream("a red fox", seconds=10): ...    # ChunkRecord(index, frames, latents) per chunk
+    paths = pipe(["a red fox", "a cat||clip.mp4"], save_dir="samples")  # mp4 + json per video, resumable
+    record = pipe.plan("a red fox")                             # the dry-run record (plan.json)
 
-1. plan: ``build_plan`` for the batch's start (text only, or reference chunks);
+One batch of videos (all share one plan, so a batch is all text-only or all with a reference):
+
+1. plan: ``build_plan`` of the config's ``schedule`` for the batch's start (text only, or reference chunks);
 2. references: read, resize-crop and VAE-encode (seeded with each video's generator);
 3. captions: encode every timeline prompt once; the CFG denoiser picks each window's caption;
-4. sample: ``SlidingWindowSampler`` yields finished chunks; each is saved for resuming, decoded by the VAE
-   (17 frames per 5 latents) and appended to the video's mp4 at once, so memory does not grow with length;
-5. finish: close the mp4s (cut to ``frames_kept``), optionally save the latents, write a ``.json`` sidecar
-   per video, remove the resume files.
+4. sample: ``SlidingWindowSampler`` yields finished chunks; each is decoded by the VAE (17 frames per 5
+   latents) and handed on at once (``stream``: yielded; ``__call__``: saved for resuming and appended to the
+   video's mp4), so memory does not grow with length;
+5. finish (``__call__``): close the mp4s (cut to ``frames_kept``), optionally save the latents, write a
+   ``.json`` sidecar per video, remove the resume files.
 """
 from __future__ import annotations
 
-import json
+import dataclasses
+import difflib
 import logging
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional, Sequence, Union
 
+import numpy as np
 import torch
+from mmengine.config import Config
 from tqdm.auto import tqdm
 
+from opensora.registry import MODELS, SCHEDULERS, build_module
+from opensora.schedulers.plan import ChunkSchedule
+from opensora.schedulers.rectified_flow import RFlow
 from opensora.utils import dist
-from opensora.utils.prompts import PromptItem
-from opensora.utils.video_io import Mp4Writer, read_reference
+from opensora.utils.config import apply_overrides, load_config, to_dict
+from opensora.utils.dtype import as_dtype
+from opensora.utils.video_io import Mp4Writer, to_uint8
 
+from . import plan_export
 from .conditioning import encode_captions, make_denoiser
-from .geometry import VideoGeometry
+from .geometry import VideoGeometry, image_size_for, video_geometry
+from .prompts import PromptItem, parse_prompt
+from .references import check_references, encode_references
 from .resume import ResumeStore
-from .schedules import build_plan, reference_frames
-from .sliding_window import FinishedChunk, SlidingWindowSampler
+from .schedules import build_plan
+from .sliding_window import SlidingWindowSampler
+from .video_files import (ChunkSink, VideoJob, batch_fingerprint, decode_chunk, finish_batch, is_done, make_batches,
+                          seam_record,
+                          make_jobs)
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class VideoJob:
-    """One output video: ``name`` (file stem), its prompt item and its seed."""
-
-    name: str
-    prompt: PromptItem
-    seed: int
-
-    @property
-    def has_reference(self) -> bool:
-        return self.prompt.reference is not None
+Prompt = Union[str, PromptItem]
 
 
-@dataclass
-class InferenceSetup:
-    """Everything a batch needs: built components, sizes, plan settings and output options."""
+@dataclass(frozen=True, kw_only=True)
+class Networks:
+    """The built components. ``model`` and ``text_encoder`` are None in a planning-only pipeline
+    (``from_config(..., dry_run=True)``, whose VAE is its architecture on the meta device)."""
 
-    model: Any
     vae: Any
-    text_encoder: Any
     scheduler: Any
-    geometry: VideoGeometry
-    schedule: dict
-    cfg_scale: float
-    device: torch.device
-    save_dir: Path
+    model: Any = None
+    text_encoder: Any = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoSettings:
+    """What a video is: pixel size (H, W), default length (frames, or seconds such as "60s"), frame rate, and
+    whether to keep whole seconds (1445 generated frames -> 1440 written)."""
+
+    image_size: tuple = (240, 426)
+    num_frames: Union[int, str] = 1445
+    fps: int = 24
+    whole_seconds: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamplingSettings:
+    """How videos are sampled: the plan (a config ``schedule`` dict, see ``schedules.py``), CFG scale, which end
+    of a reference clip conditions, videos per prompt, videos per batch, base seed (video j: seed + j)."""
+
+    schedule: dict = field(default_factory=lambda: {"type": "pa"})
+    cfg_scale: float = 7.0
     reference_side: str = "first"
-    resume: bool = False
+    num_sample: int = 1
+    batch_size: int = 1
+    seed: int = 42
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputSettings:
+    """What ``__call__`` writes: resume-state period (emitted chunks), x264 quality, latents, progress bar, and
+    ``fingerprint`` (weights, config), recorded in every sidecar and resume state."""
+
     save_state_every: int = 1
-    progress: bool = True
     crf: int = 18
     save_latents: bool = False
+    progress: bool = True
     fingerprint: dict = field(default_factory=dict)
 
 
-def make_jobs(items: list, num_sample: int, seed: int, prefix: str = "sample") -> list:
-    """Videos for ``items`` x ``num_sample``; video j (global order) gets seed ``seed + j``, so a video's
-    result does not depend on batching or on the number of ranks."""
-    jobs = []
-    for p, item in enumerate(items):
-        for k in range(num_sample):
-            name = f"{prefix}_{p:04d}" + (f"-{k}" if num_sample > 1 else "")
-            jobs.append(VideoJob(name, item, seed + len(jobs)))
-    return jobs
+SETTINGS = (VideoSettings, SamplingSettings, OutputSettings)
 
 
-def make_batches(jobs: list, batch_size: int) -> list:
-    """Consecutive groups of ``batch_size`` videos with the same start (text only / reference)."""
-    groups = [[j for j in jobs if not j.has_reference], [j for j in jobs if j.has_reference]]
-    return [g[i:i + batch_size] for g in groups for i in range(0, len(g), max(1, batch_size))]
+@dataclass(frozen=True)
+class ChunkRecord:
+    """One finished chunk of a streamed video.
+
+    ``frames``: (F, H, W, 3) uint8 RGB, F = 17 (a VAE chunk) except at the end, where the video is cut to the
+    geometry's ``frames_kept`` (F may then be 0). ``latents``: (C_z, C, h, w) fp32 on the CPU.
+    """
+
+    index: int
+    frames: np.ndarray
+    latents: torch.Tensor
 
 
-def plan_for(setup: InferenceSetup, has_reference: bool):
-    return build_plan(setup.schedule, vae=setup.vae, geom=setup.geometry, scheduler=setup.scheduler,
-                      has_reference=has_reference)
+def _split_settings(settings: dict) -> list:
+    """``settings`` (field names of the three settings classes) -> one instance of each, by keyword."""
+    names = {f.name: cls for cls in SETTINGS for f in dataclasses.fields(cls)}
+    unknown = sorted(set(settings) - set(names))
+    if unknown:
+        close = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
+        hints = "; ".join(f"{k!r} (did you mean {c[0]!r}?)" if c else repr(k) for k, c in close.items())
+        raise TypeError(f"unknown pipeline setting(s) {hints}; the settings are {sorted(names)}")
+    return [cls(**{k: v for k, v in settings.items() if names[k] is cls}) for cls in SETTINGS]
 
 
-def check_references(setup: InferenceSetup, jobs: list) -> None:
-    """Fail early (before loading weights or sampling) on a missing, unreadable or too short reference."""
-    paths = list(dict.fromkeys(j.prompt.reference for j in jobs if j.has_reference))
-    if not paths:
-        return
-    frames = reference_frames(plan_for(setup, True), setup.geometry)
-    for path in paths:
-        read_reference(path, frames, setup.geometry.image_size, setup.reference_side)
+def _build_networks(cfg: Config, device, dry_run: bool) -> Networks:
+    """VAE, scheduler, model, text encoder from ``cfg`` (in that order: random inits draw in sequence)."""
+    dtype = as_dtype(cfg.dtype)
+    scheduler = build_module(to_dict(cfg.scheduler), SCHEDULERS)
+    if dry_run:  # the VAE's architecture only, on the meta device: sizes, no weights, no memory
+        with torch.device("meta"):
+            return Networks(vae=build_module(dict(to_dict(cfg.vae), from_pretrained=None), MODELS),
+                            scheduler=scheduler)
+    vae = build_module(to_dict(cfg.vae), MODELS).to(device, dtype).eval()
+    model = build_module(to_dict(cfg.model), MODELS).to(device, dtype).eval()
+    text_encoder = build_module(to_dict(cfg.text_encoder), MODELS, device=device)
+    return Networks(vae=vae, scheduler=scheduler, model=model, text_encoder=text_encoder)
 
 
-def encode_references(setup: InferenceSetup, jobs: list, schedule, generators: list) -> Optional[torch.Tensor]:
-    """(B, C_z, R C, h, w) reference latents, or None for a text-only plan."""
-    if schedule.num_ref_chunks == 0:
-        return None
-    frames, geom, vae = reference_frames(schedule, setup.geometry), setup.geometry, setup.vae
-    latents = []
-    for job, gen in zip(jobs, generators):
-        x = read_reference(job.prompt.reference, frames, geom.image_size, setup.reference_side)
-        latents.append(vae.encode(x[None].to(setup.device), generator=gen).float())
-    return torch.cat(latents)[:, :, : schedule.num_ref_chunks * schedule.chunk_size]
+def _settings_from_config(cfg: Config) -> dict:
+    """The pipeline settings of an inference config (the CLI's prompt, file and save_dir keys are not)."""
+    fingerprint = {"model": cfg.model.get("from_pretrained"), "config": Path(cfg.filename).name}
+    return dict(image_size=tuple(cfg.image_size or image_size_for(cfg.resolution, cfg.aspect_ratio)),
+                num_frames=cfg.num_frames, fps=cfg.fps, whole_seconds=cfg.whole_seconds,
+                schedule=to_dict(cfg.schedule), cfg_scale=cfg.cfg_scale, reference_side=cfg.reference_side,
+                num_sample=cfg.num_sample, batch_size=cfg.batch_size, seed=cfg.seed,
+                save_state_every=cfg.save_state_every, crf=cfg.crf, save_latents=cfg.save_latents,
+                progress=cfg.progress, fingerprint=fingerprint)
 
 
-def build_denoiser(setup: InferenceSetup, jobs: list):
-    geom = setup.geometry
-    captions = encode_captions(setup.text_encoder, [j.prompt for j in jobs], num_chunks=geom.num_chunks,
-                               chunk_size=geom.chunk_latents, chunk_seconds=geom.chunk_seconds, device=setup.device)
-    y_null = setup.text_encoder.null(len(jobs), setup.model).to(setup.device)
-    return make_denoiser(setup.model, captions, y_null, setup.cfg_scale, fps=geom.fps, height=geom.height,
-                         width=geom.width)
+class LongVideoPipeline:
+    """PA-VDM (and baseline) long-video generation from built networks and settings.
 
+    Build it with :meth:`from_config` (an inference config, as ``scripts/inference.py`` reads it) or
+    :meth:`from_components` (your own networks). Each video is seeded on its own (``torch.Generator``), so a
+    video's result does not depend on batching, on the number of ranks or on other videos.
+    """
 
-class ChunkSink:
-    """Saves each finished chunk for resuming, decodes it and appends it to every sample's mp4."""
+    def __init__(self, networks: Networks, *, video: VideoSettings, sampling: SamplingSettings,
+                 output: OutputSettings, device=None):
+        self.networks, self.video, self.sampling, self.output = networks, video, sampling, output
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
 
-    def __init__(self, vae, writers: list, store: ResumeStore, device):
-        self.vae, self.writers, self.store, self.device = vae, writers, store, device
-        self.next_index = 0
+    # ---- construction ------------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: Union[str, Path, Config], *, dry_run: bool = False, device=None,
+                    **overrides) -> "LongVideoPipeline":
+        """Build networks, scheduler and settings from an inference config.
 
-    def _decode_write(self, latents: torch.Tensor) -> None:
-        video = self.vae.decode_chunk(latents.to(self.device)).float()
-        for b, writer in enumerate(self.writers):
-            writer.write(video[b])
-        self.next_index += 1
+        Args:
+            config: a config file (``configs/pavdm/infer_60s.py``) or a loaded mmengine ``Config``.
+            overrides: dotted config keys, e.g. ``**{"scheduler.num_sampling_steps": 12, "cfg_scale": 4.0}``;
+                a key the config does not define raises ``ConfigKeyError`` naming the closest keys.
+            dry_run: build only what planning needs (no weights are read): :meth:`plan` works, generating
+                does not.
+            device: default: this process's device (``cuda:LOCAL_RANK``, else the CPU; joins the ``torchrun``
+                process group if there is one).
+        """
+        cfg = load_config(config) if not isinstance(config, Config) else config
+        apply_overrides(cfg, overrides)
+        device = torch.device(device) if device is not None else dist.init_distributed().device
+        with torch.random.fork_rng(devices=[]):  # random inits (weight-less networks) repeat; global RNG kept
+            torch.manual_seed(cfg.seed)
+            networks = _build_networks(cfg, device, dry_run)
+        return cls(networks, **dict(zip(("video", "sampling", "output"),
+                                        _split_settings(_settings_from_config(cfg)))), device=device)
 
-    def write(self, chunk: FinishedChunk) -> None:
-        if chunk.index != self.next_index:
-            raise RuntimeError(f"chunk {chunk.index} finished before chunk {self.next_index}; the plan must "
-                               f"finish chunks in order to stream them")
-        self.store.save_chunk(chunk.index, chunk.latents)
-        self._decode_write(chunk.latents)
+    @classmethod
+    def from_components(cls, *, model, vae, text_encoder, scheduler=None, device=None,
+                        **settings) -> "LongVideoPipeline":
+        """A pipeline over networks you built (on ``device``, in eval mode).
 
-    def replay(self, num_chunks: int) -> None:
-        """Decode the chunks an interrupted run already emitted (resume)."""
-        for index in range(num_chunks):
-            self._decode_write(self.store.load_chunk(index))
+        ``scheduler`` defaults to ``RFlow()``; ``settings`` are fields of :class:`VideoSettings`,
+        :class:`SamplingSettings` and :class:`OutputSettings` (e.g. ``image_size=(64, 96), schedule={"type":
+        "pa", "window_frames": 68}, cfg_scale=2.0``); their defaults are the 60-s PA-VDM setting.
+        """
+        networks = Networks(vae=vae, scheduler=scheduler if scheduler is not None else RFlow(), model=model,
+                            text_encoder=text_encoder)
+        video, sampling, output = _split_settings(settings)
+        return cls(networks, video=video, sampling=sampling, output=output, device=device)
 
+    # ---- sizes and plans ---------------------------------------------------------------------------
+    def geometry(self, *, seconds: Optional[float] = None, num_frames: Optional[int] = None) -> VideoGeometry:
+        """Sizes of a video of ``seconds`` or ``num_frames`` (default: the settings' ``num_frames``)."""
+        if seconds is not None and num_frames is not None:
+            raise ValueError(f"seconds={seconds} and num_frames={num_frames}: give one length, not both")
+        length = self.video.num_frames if num_frames is None else num_frames
+        length = f"{seconds}s" if seconds is not None else length
+        v = self.video
+        return video_geometry(self.networks.vae, v.image_size, length, v.fps, v.whole_seconds)
 
-def _fingerprint(setup: InferenceSetup, jobs: list, schedule) -> dict:
-    return {"names": [j.name for j in jobs], "prompts": [repr(j.prompt.segments) for j in jobs],
-            "references": [j.prompt.reference for j in jobs], "seeds": [j.seed for j in jobs],
-            "plan": [schedule.name, list(schedule.levels.shape), float(schedule.levels.sum())],
-            "geometry": repr(setup.geometry), "cfg_scale": float(setup.cfg_scale), **setup.fingerprint}
+    def _plan(self, geom: VideoGeometry, has_reference: bool) -> ChunkSchedule:
+        return build_plan(self.sampling.schedule, vae=self.networks.vae, geom=geom,
+                          scheduler=self.networks.scheduler, has_reference=has_reference)
 
+    def plan(self, prompt: Optional[Prompt] = None, *, seconds: Optional[float] = None,
+             num_frames: Optional[int] = None, reference: Optional[str] = None) -> dict:
+        """The dry-run record (``plan.json``) of one video: every model call's levels, window and emitted
+        latents. A reference (``reference`` or the prompt's ``||clip``) is read and checked; nothing else."""
+        ref = reference if prompt is None else _item(prompt, reference).reference
+        geom = self.geometry(seconds=seconds, num_frames=num_frames)
+        schedule = self._plan(geom, ref is not None)
+        if ref is not None:
+            check_references([ref], schedule, geom, self.sampling.reference_side)
+        return plan_export.plan_record(schedule, geom)
 
-def _progress(setup: InferenceSetup, jobs: list, schedule, start: int):
-    label = jobs[0].name + (f" (+{len(jobs) - 1})" if len(jobs) > 1 else "")
-    bar = tqdm(total=schedule.num_iterations, initial=start, desc=label, unit="call", disable=not setup.progress,
-               dynamic_ncols=True)
-    c = schedule.chunk_size
+    # ---- sampling ----------------------------------------------------------------------------------
+    def shard(self, jobs: list) -> list:
+        """The videos this process generates: the one place that splits work over processes (round robin over
+        the ``torchrun`` ranks; every video goes to exactly one rank)."""
+        return dist.shard(jobs, dist.get_rank(), dist.get_world_size())
 
-    def on_call(step) -> None:
-        bar.update(1)
-        bar.set_postfix(window=f"{step.window[0] * c}-{(step.window[-1] + 1) * c}", refresh=False)
+    def _check_ready(self) -> None:
+        if self.networks.model is None or self.networks.text_encoder is None:
+            raise ValueError("this pipeline has no diffusion model or text encoder (built with dry_run=True?): it "
+                             "can only plan(); build it with from_config(..., dry_run=False) to generate")
 
-    return bar, on_call
+    def _denoiser(self, jobs: list, geom: VideoGeometry):
+        n = self.networks
+        captions = encode_captions(n.text_encoder, [j.prompt for j in jobs], num_chunks=geom.num_chunks,
+                                   chunk_size=geom.chunk_latents, chunk_seconds=geom.chunk_seconds,
+                                   device=self.device)
+        y_null = n.text_encoder.null(len(jobs), n.model).to(self.device)
+        return make_denoiser(n.model, captions, y_null, self.sampling.cfg_scale, fps=geom.fps,
+                             height=geom.height, width=geom.width)
 
+    def _sampler(self, jobs: list, geom: VideoGeometry, schedule: ChunkSchedule, *, state=None,
+                 on_call=None) -> SlidingWindowSampler:
+        """The sampler of one batch: per-video generators, reference latents (unless resuming), CFG denoiser."""
+        gens = [torch.Generator(self.device).manual_seed(j.seed) for j in jobs]
+        reference = None
+        if state is None:
+            reference = encode_references(self.networks.vae, [j.prompt.reference for j in jobs], schedule, geom,
+                                          side=self.sampling.reference_side, generators=gens, device=self.device)
+        return SlidingWindowSampler(schedule, self._denoiser(jobs, geom), latent_shape=geom.latent_shape,
+                                    generators=gens, reference=reference, device=self.device, on_call=on_call,
+                                    state=state)
 
-def _finish(setup: InferenceSetup, jobs: list, schedule, writers: list, store: ResumeStore) -> None:
-    """Per video: the latents (if asked) and a ``.json`` sidecar (written last: it marks the video done)."""
-    latents = None
-    if setup.save_latents:
-        latents = torch.cat([store.load_chunk(c) for c in range(schedule.num_chunks)], dim=2)
-    for b, (job, writer) in enumerate(zip(jobs, writers)):
-        if latents is not None:
-            torch.save(latents[b:b + 1].clone(), setup.save_dir / f"{job.name}.latents.pt")
-        info = {"prompt": [[s.text, s.start] for s in job.prompt.segments], "reference": job.prompt.reference,
-                "seed": job.seed, "frames": writer.written, "fps": setup.geometry.fps, "plan": schedule.name,
-                "model_calls": schedule.num_iterations, "rank": dist.get_rank(),
-                "seams": seam_record(setup.vae, setup.geometry, schedule), **setup.fingerprint}
-        (setup.save_dir / f"{job.name}.json").write_text(json.dumps(info, indent=1))
-    store.clear()
+    def _progress(self, jobs: list, schedule: ChunkSchedule, start: int):
+        """A tqdm bar on rank 0 (model calls, ETA, the latent window) and its ``on_call`` callback."""
+        label = jobs[0].name + (f" (+{len(jobs) - 1})" if len(jobs) > 1 else "")
+        bar = tqdm(total=schedule.num_iterations, initial=start, desc=label, unit="call", dynamic_ncols=True,
+                   disable=not (self.output.progress and dist.is_main_process()))
+        c = schedule.chunk_size
 
+        def on_call(step) -> None:
+            bar.update(1)
+            bar.set_postfix(window=f"{step.window[0] * c}-{(step.window[-1] + 1) * c}", refresh=False)
 
-def seam_record(vae, geom: VideoGeometry, schedule) -> dict:
-    """Where the video can jump (the sidecar's ``seams``, read by tools/eval/seams.py): the frames per chunk,
-    the frame offsets inside a chunk where a latent begins, and the first frames of separately generated clips."""
-    return {"chunk_frames": geom.chunk_frames, "latent_starts": vae.latent_frame_starts(),
-            "clip_start_frames": [c * geom.chunk_frames for c in schedule.clip_starts()]}
+        return bar, on_call
 
+    @torch.inference_mode()
+    def stream(self, prompt: Prompt, *, seconds: Optional[float] = None, num_frames: Optional[int] = None,
+               seed: int = 0, reference: Optional[str] = None) -> Iterator[ChunkRecord]:
+        """Generate one video and yield a :class:`ChunkRecord` per chunk as soon as the sampler finishes it.
 
-def _is_done(setup: InferenceSetup, jobs: list, store: ResumeStore) -> bool:
-    files = [setup.save_dir / f"{j.name}{ext}" for j in jobs for ext in (".mp4", ".json")]
-    return all(f.is_file() for f in files) and not store.state_path.is_file()
+        Args:
+            prompt: a prompt entry ("text", a timeline "a|0| b|20|", "text||clip.mp4") or a ``PromptItem``.
+            seconds / num_frames: the length (default: the settings' ``num_frames``).
+            seed: the video's generator seed.
+            reference: a clip or image to extend (its first frames, or its last with ``reference_side="last"``);
+                overrides the prompt's own ``||clip``. The video then begins with its reconstruction.
+        Nothing but the sampler's window and the current chunk is held in memory.
+        """
+        self._check_ready()
+        job = VideoJob("stream", _item(prompt, reference), seed)
+        geom = self.geometry(seconds=seconds, num_frames=num_frames)
+        schedule = self._plan(geom, job.has_reference)
+        bar, on_call = self._progress([job], schedule, 0)
+        sampler, emitted = self._sampler([job], geom, schedule, on_call=on_call), 0
+        try:
+            for chunk in sampler:
+                video = decode_chunk(self.networks.vae, chunk.latents, self.device)[0]
+                take = max(0, min(video.shape[1], geom.frames_kept - emitted))
+                emitted += take
+                yield ChunkRecord(chunk.index, to_uint8(video[:, :take]), chunk.latents[0].float().cpu().clone())
+        finally:
+            bar.close()
 
+    @torch.inference_mode()
+    def __call__(self, prompts: Union[Prompt, Sequence[Prompt]], *, save_dir, resume: bool = False,
+                 seconds: Optional[float] = None, num_frames: Optional[int] = None,
+                 seed: Optional[int] = None) -> list:
+        """Write ``save_dir/sample_XXXX.mp4`` + ``.json`` (+ ``.latents.pt``) per video, as the CLI does.
 
-def run_batch(setup: InferenceSetup, jobs: list) -> list:
-    """Generate the videos of ``jobs`` (see the module docstring); returns the mp4 paths."""
-    schedule = plan_for(setup, jobs[0].has_reference)
-    store = ResumeStore(setup.save_dir / ".resume" / jobs[0].name, _fingerprint(setup, jobs, schedule),
-                        setup.save_state_every)
-    paths = [setup.save_dir / f"{j.name}.mp4" for j in jobs]
-    if setup.resume and _is_done(setup, jobs, store):
-        logger.info("skipping %s: already finished", ", ".join(j.name for j in jobs))
+        Every prompt gets ``num_sample`` videos; video j uses ``seed + j`` (default: the settings' seed).
+        Under ``torchrun`` each rank writes its share (:meth:`shard`). With ``resume``, finished videos are
+        skipped and interrupted batches continue from their saved state (bit for bit). Returns this
+        process's mp4 paths.
+        """
+        self._check_ready()
+        items = [_item(p) for p in ([prompts] if isinstance(prompts, (str, PromptItem)) else prompts)]
+        jobs = make_jobs(items, self.sampling.num_sample, self.sampling.seed if seed is None else seed)
+        mine, geom = self.shard(jobs), self.geometry(seconds=seconds, num_frames=num_frames)
+        logger.info("rank %d/%d: %d of %d videos; %s", dist.get_rank(), dist.get_world_size(), len(mine),
+                    len(jobs), geom)
+        refs = [j.prompt.reference for j in mine if j.has_reference]
+        if refs:
+            check_references(refs, self._plan(geom, True), geom, self.sampling.reference_side)
+        batches = make_batches(mine, self.sampling.batch_size)
+        return [p for batch in batches for p in self._write_batch(batch, geom, Path(save_dir), resume)]
+
+    # ---- one batch to files ------------------------------------------------------------------------
+    def _store(self, jobs: list, geom: VideoGeometry, schedule: ChunkSchedule, save_dir: Path) -> ResumeStore:
+        fingerprint = batch_fingerprint(jobs, schedule, geom, self.sampling.cfg_scale, self.output.fingerprint)
+        return ResumeStore(save_dir / ".resume" / jobs[0].name, fingerprint, self.output.save_state_every)
+
+    def _write_batch(self, jobs: list, geom: VideoGeometry, save_dir: Path, resume: bool) -> list:
+        """Generate the videos of ``jobs`` into ``save_dir`` (see the module docstring); returns the mp4 paths."""
+        schedule = self._plan(geom, jobs[0].has_reference)
+        store = self._store(jobs, geom, schedule, save_dir)
+        paths = [save_dir / f"{j.name}.mp4" for j in jobs]
+        if resume and is_done(save_dir, jobs, store):
+            logger.info("skipping %s: already finished", ", ".join(j.name for j in jobs))
+            return paths
+        state = store.load_state() if resume else None
+        if state is None:
+            store.clear()
+        bar, on_call = self._progress(jobs, schedule, 0 if state is None else state.iteration)
+        sampler = self._sampler(jobs, geom, schedule, state=state, on_call=on_call)
+        with ExitStack() as stack:
+            writers = [stack.enter_context(Mp4Writer(p, geom.fps, geom.frames_kept, self.output.crf)) for p in paths]
+            sink = ChunkSink(self.networks.vae, writers, store, self.device)
+            sink.replay(0 if state is None else state.num_yielded)
+            for chunk in sampler:
+                sink.write(chunk)
+                if store.due(sampler.num_yielded):
+                    store.save_state(sampler.state())
+            bar.close()
+        finish_batch(save_dir, jobs, schedule, geom, writers, store, save_latents=self.output.save_latents,
+                     run=self.output.fingerprint, seams=seam_record(self.networks.vae, geom, schedule))
         return paths
-    state = store.load_state() if setup.resume else None
-    if state is None:
-        store.clear()
-    gens = [torch.Generator(setup.device).manual_seed(j.seed) for j in jobs]
-    reference = None if state is not None else encode_references(setup, jobs, schedule, gens)
-    denoise = build_denoiser(setup, jobs)
-    bar, on_call = _progress(setup, jobs, schedule, 0 if state is None else state.iteration)
-    with ExitStack() as stack:
-        writers = [stack.enter_context(Mp4Writer(p, setup.geometry.fps, setup.geometry.frames_kept, setup.crf))
-                   for p in paths]
-        sink = ChunkSink(setup.vae, writers, store, setup.device)
-        sink.replay(0 if state is None else state.num_yielded)
-        sampler = SlidingWindowSampler(schedule, denoise, latent_shape=setup.geometry.latent_shape,
-                                       generators=gens, reference=reference, device=setup.device,
-                                       on_call=on_call, state=state)
-        for chunk in sampler:
-            sink.write(chunk)
-            if store.due(sampler.num_yielded):
-                store.save_state(sampler.state())
-        bar.close()
-    _finish(setup, jobs, schedule, writers, store)
-    return paths
+
+
+def _item(prompt: Prompt, reference: Optional[str] = None) -> PromptItem:
+    """A ``PromptItem`` from a prompt entry or an item; ``reference`` replaces the item's own."""
+    item = prompt if isinstance(prompt, PromptItem) else parse_prompt(str(prompt), "prompt")
+    return item if reference is None else dataclasses.replace(item, reference=str(reference))

@@ -8,12 +8,10 @@ import torch
 import torch.distributed as dist
 
 from opensora.datasets import BucketBatchSampler, build_dataloader
-from opensora.registry import DATASETS, MODELS, SCHEDULERS, build_module
+from opensora.registry import DATASETS, MODELS, OBJECTIVES, SCHEDULERS, build_module
 from opensora.utils.config import to_dict
 from opensora.utils.dist import get_world_size, is_main_process
-
-from .objectives import build_objective
-from .step import frames_for_latents
+from opensora.utils.dtype import as_dtype
 
 
 def create_experiment_dir(outputs, name: str) -> Path:
@@ -39,12 +37,6 @@ def build_data(cfg, *, rank: int, world_size: int):
     return dataset, sampler, loader
 
 
-def _dtype(name: str) -> torch.dtype:
-    from opensora.acceleration.backend import DTYPES
-
-    return DTYPES[name]
-
-
 def build_encoders(cfg, *, device, latents_given: bool):
     """(vae, text_encoder). With pre-extracted latents the VAE is built on the meta device (only its frame
     arithmetic is used) and there is no text encoder."""
@@ -52,7 +44,7 @@ def build_encoders(cfg, *, device, latents_given: bool):
         with torch.device("meta"):
             vae = build_module(dict(to_dict(cfg.vae), from_pretrained=None), MODELS)
         return vae, None
-    vae = build_module(to_dict(cfg.vae), MODELS).to(device, _dtype(cfg.dtype)).eval().requires_grad_(False)
+    vae = build_module(to_dict(cfg.vae), MODELS).to(device, as_dtype(cfg.dtype)).eval().requires_grad_(False)
     text_encoder = build_module(to_dict(cfg.text_encoder), MODELS, device=device).eval()
     return vae, text_encoder
 
@@ -70,8 +62,8 @@ def build_model(cfg, *, text_encoder=None):
 
 
 def build_objective_parts(cfg, *, vae):
-    """(scheduler, objective) from ``cfg.scheduler`` and ``cfg.objective``."""
+    """(scheduler, objective) from ``cfg.scheduler`` and ``cfg.objective``; the objective takes its step count
+    from the scheduler and its chunk size from ``vae``."""
     scheduler = build_module(to_dict(cfg.scheduler), SCHEDULERS)
-    objective = build_objective(to_dict(cfg.objective), scheduler=scheduler,
-                                frames_for_latents=lambda n: frames_for_latents(vae, n))
+    objective = build_module(to_dict(cfg.objective), OBJECTIVES, scheduler=scheduler, vae=vae)
     return scheduler, objective

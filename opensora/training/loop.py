@@ -14,9 +14,9 @@ import torch.distributed as dist
 from opensora.acceleration.checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
 from opensora.utils.dist import get_world_size
 from opensora.utils.logging import get_logger
-from opensora.utils.train_utils import Throughput, check_finite, rng_state, set_rng_state, update_ema
 
 from .step import StepParts, compute_loss, global_mean
+from .train_utils import Throughput, check_finite, rng_state, set_rng_state, update_ema
 
 logger = get_logger(__name__)
 

@@ -12,30 +12,23 @@ fopp       AR-Diffusion FoPP (method section 7): non-decreasing per-chunk step i
            noisy chunks, mapped through the same S-step levels; context chunk as for ``pa``.
 =========  ===================================================================================
 
-An objective is built with the scheduler (``RFlow``) and ``frames_for_latents`` (pixel frames that encode
-to a latent count, from the VAE) and has one method, ``sample(batch_size, num_latents, *, height, width,
-generator, device) -> (t, loss_mask, info)`` with ``generator`` a CPU torch.Generator. T = t.shape[1] may
-be shorter than ``num_latents`` (a partial window); the caller then uses the first T latents.
-``loss_mask`` None means all latents count.
+An objective is registered in ``opensora.registry.OBJECTIVES`` and built with ``build_module(cfg,
+OBJECTIVES, scheduler=..., vae=...)``: the step count S comes from the scheduler (``num_sampling_steps``, the
+same S as inference) and the chunk size C and frame arithmetic from the VAE, so neither is repeated in the
+config. It has one method, ``sample(batch_size, num_latents, *, height, width, generator, device) -> (t,
+loss_mask, info)`` with ``generator`` a CPU torch.Generator. T = t.shape[1] may be shorter than
+``num_latents`` (a partial window); the caller then uses the first T latents. ``loss_mask`` None means all
+latents count.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
-from mmengine.registry import Registry
 
-# Training objectives (noise-level samplers for training); built with build_objective.
-OBJECTIVES = Registry("objective")
+from opensora.registry import OBJECTIVES
+from opensora.schedulers import (pa_window_latents, pa_window_probs, sample_fopp_training_levels,
+                                 sample_pa_training_levels, steps_per_round)
 
-
-def build_objective(cfg: dict, *, scheduler, frames_for_latents: Callable[[int], int]):
-    """Build ``cfg`` (``type`` = opensora | pa | fopp) from :data:`OBJECTIVES`."""
-    cfg = dict(cfg)
-    name = cfg.pop("type", None)
-    if name not in OBJECTIVES.module_dict:
-        raise KeyError(f"objective type {name!r} is not registered; use one of {sorted(OBJECTIVES.module_dict)}")
-    return OBJECTIVES.get(name)(scheduler=scheduler, frames_for_latents=frames_for_latents, **cfg)
+from .step import frames_for_latents
 
 
 def _batch_ratio(scheduler, height, width, num_frames: int, batch_size: int, device) -> torch.Tensor:
@@ -48,18 +41,20 @@ def _batch_ratio(scheduler, height, width, num_frames: int, batch_size: int, dev
 class OpenSoraObjective:
     """Open-Sora's standard objective: scalar t per sample, all latents in the loss."""
 
-    def __init__(self, *, scheduler, frames_for_latents):
-        self.scheduler, self.frames_for_latents = scheduler, frames_for_latents
+    def __init__(self, *, scheduler, vae):
+        self.scheduler, self.vae = scheduler, vae
 
     def sample(self, batch_size, num_latents, *, height, width, generator, device):
-        ratio = _batch_ratio(self.scheduler, height, width, self.frames_for_latents(num_latents), batch_size, "cpu")
+        frames = frames_for_latents(self.vae, num_latents)
+        ratio = _batch_ratio(self.scheduler, height, width, frames, batch_size, "cpu")
         t = self.scheduler.sample_t(batch_size, num_latents, ratio=ratio, generator=generator, device="cpu")
         return t.float().to(device), None, {"window": "clip", "num_latents": num_latents}
 
 
 def _full_window_ratio(obj, height, width, batch_size, device) -> torch.Tensor:
     """Ratio of the full inference window (steady: K noisy chunks + context), whatever window is trained."""
-    return _batch_ratio(obj.scheduler, height, width, obj.frames_for_latents(obj.full_latents), batch_size, device)
+    frames = frames_for_latents(obj.vae, obj.full_latents)
+    return _batch_ratio(obj.scheduler, height, width, frames, batch_size, device)
 
 
 def _too_short(num_latents: int, need: int, what: str) -> ValueError:
@@ -75,17 +70,16 @@ class ProgressiveObjective:
     partial types), restricted to the types that fit the batch's latents: with the default bucket (the full
     window) the configured probabilities hold exactly; a shorter bucket trains only the windows that fit.
 
-    Args: num_steps (S), num_noisy_chunks (K), chunk_size (C), shift ("linear-shift"), linear_shift_scale
-    (the paper's 0.4), window_probs, keep_x0 (clean context chunk, masked out of the loss).
+    Args: scheduler (S = ``num_sampling_steps``), vae (C = ``latents_per_chunk``), num_noisy_chunks (K),
+    shift ("linear-shift"), linear_shift_scale (the paper's 0.4), window_probs, keep_x0 (clean context chunk,
+    masked out of the loss).
     """
 
-    def __init__(self, *, scheduler, frames_for_latents, num_steps: int = 30, num_noisy_chunks: int = 6,
-                 chunk_size: int = 5, shift: str = "linear-shift", linear_shift_scale: float = 0.4,
-                 window_probs: dict | None = None, keep_x0: bool = True):
-        from opensora.schedulers import pa_window_latents, pa_window_probs, steps_per_round
-
+    def __init__(self, *, scheduler, vae, num_noisy_chunks: int = 6, shift: str = "linear-shift",
+                 linear_shift_scale: float = 0.4, window_probs: dict | None = None, keep_x0: bool = True):
+        num_steps, chunk_size = scheduler.num_sampling_steps, vae.latents_per_chunk
         steps_per_round(num_steps, num_noisy_chunks)  # validates K | S
-        self.scheduler, self.frames_for_latents = scheduler, frames_for_latents
+        self.scheduler, self.vae = scheduler, vae
         self.kw = dict(num_steps=num_steps, num_noisy_chunks=num_noisy_chunks, chunk_size=chunk_size, shift=shift,
                        linear_shift_scale=linear_shift_scale, keep_x0=keep_x0)
         self.probs = pa_window_probs(num_noisy_chunks, keep_x0=keep_x0, window_probs=window_probs)
@@ -101,8 +95,6 @@ class ProgressiveObjective:
         return names[int(torch.multinomial(weights, 1, generator=generator))]
 
     def sample(self, batch_size, num_latents, *, height, width, generator, device):
-        from opensora.schedulers import sample_pa_training_levels
-
         window = self.draw_window(num_latents, generator)
         ratio = _full_window_ratio(self, height, width, batch_size, "cpu")
         t, mask, info = sample_pa_training_levels(batch_size, ratio=ratio, window=window, generator=generator,
@@ -114,16 +106,15 @@ class ProgressiveObjective:
 class FoPPObjective:
     """AR-Diffusion FoPP levels over the K noisy chunks of a full window (``sample_fopp_training_levels``)."""
 
-    def __init__(self, *, scheduler, frames_for_latents, num_steps: int = 30, num_noisy_chunks: int = 6,
-                 chunk_size: int = 5, granularity: str = "chunk", keep_x0: bool = True):
-        self.scheduler, self.frames_for_latents = scheduler, frames_for_latents
+    def __init__(self, *, scheduler, vae, num_noisy_chunks: int = 6, granularity: str = "chunk",
+                 keep_x0: bool = True):
+        num_steps, chunk_size = scheduler.num_sampling_steps, vae.latents_per_chunk
+        self.scheduler, self.vae = scheduler, vae
         self.kw = dict(num_steps=num_steps, num_noisy_chunks=num_noisy_chunks, chunk_size=chunk_size,
                        granularity=granularity, keep_x0=keep_x0)
         self.full_latents = (num_noisy_chunks + int(keep_x0)) * chunk_size
 
     def sample(self, batch_size, num_latents, *, height, width, generator, device):
-        from opensora.schedulers import sample_fopp_training_levels
-
         if num_latents < self.full_latents:
             raise _too_short(num_latents, self.full_latents, "the FoPP window")
         ratio = _full_window_ratio(self, height, width, batch_size, "cpu")

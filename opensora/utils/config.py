@@ -43,16 +43,35 @@ def check_keys(cfg, overrides: Mapping[str, Any]) -> None:
         _lookup_parent(plain, key)
 
 
+def apply_overrides(cfg: Config, overrides: Mapping[str, Any] | None) -> Config:
+    """Set dotted keys (``{"scheduler.num_sampling_steps": 12}``) in ``cfg``; a key it does not define raises
+    :class:`ConfigKeyError` (naming the closest keys) before anything is changed."""
+    group = dict(overrides or {})
+    check_keys(cfg, group)
+    if group:
+        cfg.merge_from_dict(group)
+    return cfg
+
+
 def load_config(path, cfg_options: Mapping[str, Any] | None = None,
                 overrides: Mapping[str, Any] | None = None) -> Config:
     """Read ``path`` and apply ``overrides`` (from flags) then ``cfg_options``; unknown keys raise."""
     cfg = Config.fromfile(str(path))
-    for group in (overrides or {}), (cfg_options or {}):
-        group = dict(group)
-        check_keys(cfg, group)
-        if group:
-            cfg.merge_from_dict(group)
+    for group in overrides, cfg_options:
+        apply_overrides(cfg, group)
     return cfg
+
+
+def parse_options(items) -> dict:
+    """``["key=value", ...]`` strings -> {key: value}, values parsed as ``--cfg-options`` parses them
+    (``None``, numbers, booleans, tuples and lists: mmengine's ``DictAction``)."""
+    options = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key:
+            raise ValueError(f"config option {item!r} is not KEY=VALUE; write e.g. scheduler.num_sampling_steps=12")
+        options[key] = DictAction._parse_iterable(value)
+    return options
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -1,94 +1,99 @@
-"""Video files for inference: read references (PyAV, resize-crop) and stream mp4 output (h264, yuv420p).
+"""Video files with PyAV: the one reader (probe, frame ranges, whole videos) and the streaming mp4 writer.
 
-Pixel tensors here are (3, T, H, W) or (B, 3, T, H, W) floats in [-1, 1] (the VAE's range), RGB.
+Decoded frames are uint8 arrays (T, H, W, 3), RGB. Any failure to open or decode a file, or a file with fewer
+frames than asked for, raises :class:`VideoReadError` (one exception type: datasets skip such files, the CLIs
+report them in one line). The writer takes (3, T, H, W) floats in [-1, 1] (the VAE's range).
 """
 from __future__ import annotations
 
-import collections
+import contextlib
 import fractions
+import itertools
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import av
 import numpy as np
 import torch
 from einops import rearrange
 
-from opensora.datasets.transforms import resize_crop
-
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-REFERENCE_SIDES = ("first", "last")
 # Fragmented mp4: every fragment is playable on its own, so a stopped run leaves a readable partial video.
 STREAMING_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 
 
-class ReferenceClipError(ValueError):
-    """A reference clip or image that cannot be used (unreadable, too short)."""
+class VideoReadError(ValueError):
+    """A video could not be opened or decoded, or holds fewer frames than requested."""
 
 
-def is_image(path) -> bool:
-    return Path(str(path)).suffix.lower() in IMAGE_SUFFIXES
+@dataclass(frozen=True)
+class VideoInfo:
+    num_frames: int
+    height: int
+    width: int
+    fps: float
 
 
-def _decode(path, num_frames: int, side: str) -> tuple[list, int]:
-    """Up to ``num_frames`` RGB frames from the ``side`` end of ``path``, and how many frames were decoded."""
-    keep, count = collections.deque(maxlen=num_frames), 0
+def _open(path):
     try:
-        with av.open(str(path)) as container:
+        return av.open(str(path))
+    except Exception as exc:  # PyAV raises many error types (FileNotFound, InvalidData, ...)
+        raise VideoReadError(f"cannot open video {path}: {type(exc).__name__}: {exc}") from exc
+
+
+def iter_frames(path) -> Iterator[np.ndarray]:
+    """The frames of ``path`` one at a time, (H, W, 3) uint8, decoded lazily (stop early to save work)."""
+    with _open(path) as container:
+        try:
             for frame in container.decode(video=0):
-                keep.append(frame.to_ndarray(format="rgb24"))
-                count += 1
-                if side == "first" and count == num_frames:
-                    break
-    except Exception as exc:  # PyAV raises many types (FileNotFoundError, InvalidDataError, ...)
-        raise ReferenceClipError(f"cannot read reference {path}: {type(exc).__name__}: {exc}. Pass a readable "
-                                 f"video (mp4, ...) or image ({', '.join(IMAGE_SUFFIXES)})") from exc
-    return list(keep), count
+                yield frame.to_ndarray(format="rgb24")
+        except Exception as exc:  # decoding errors of any PyAV type
+            raise VideoReadError(f"cannot decode video {path}: {type(exc).__name__}: {exc}") from exc
 
 
-def read_reference(path, num_frames: int, size: tuple, side: str = "first") -> torch.Tensor:
-    """``num_frames`` frames of a reference clip, resize-cropped to ``size`` = (H, W): (3, T, H, W) in [-1, 1].
+def probe_video(path, exact: bool = False) -> VideoInfo:
+    """Frame count, size and fps of ``path``.
 
-    Args:
-        side: "first" takes the clip's first frames (the paper's benchmark), "last" its last frames
-            (to continue a clip from its end).
-        An image (by suffix) is repeated ``num_frames`` times (a still clip), so a single image starts a video.
-    Raises:
-        ReferenceClipError if the file is unreadable or a clip has fewer than ``num_frames`` frames.
+    The frame count comes from the container header; with ``exact=True`` (or when the header has none)
+    every frame is decoded and counted.
     """
-    if side not in REFERENCE_SIDES:
-        raise ValueError(f"reference side {side!r}; use one of {REFERENCE_SIDES}")
-    if not Path(str(path)).exists():
-        raise ReferenceClipError(f"reference {path} does not exist (relative paths are resolved from the "
-                                 f"working directory, then from the prompt file's directory)")
-    frames, count = _decode(path, 1 if is_image(path) else num_frames, side)
-    if is_image(path) and frames:
-        frames = frames * num_frames
-    elif count < num_frames:
-        raise ReferenceClipError(f"reference clip {path} has {count} frames, but at least {num_frames} are needed: "
-                                 f"the plan conditions on whole VAE chunks (a shorter clip encodes to less than one "
-                                 f"chunk). Use a longer clip, or an image (a still start)")
-    return resize_crop(np.stack(frames), size)
+    with _open(path) as container:
+        if not container.streams.video:
+            raise VideoReadError(f"{path} has no video stream")
+        stream = container.streams.video[0]
+        size, fps = (int(stream.height), int(stream.width)), float(stream.average_rate or 0.0)
+        num = stream.frames
+    if not num or exact:
+        num = sum(1 for _ in iter_frames(path))
+    return VideoInfo(int(num), *size, fps)
+
+
+def read_frames(path, start: int, num: int) -> np.ndarray:
+    """Decode frames ``start .. start + num - 1`` of ``path`` as (num, H, W, 3) uint8.
+
+    Decoding runs from the first frame (exact for every codec; clips are short). Raises
+    :class:`VideoReadError` if the file is unreadable or has fewer than ``start + num`` frames.
+    """
+    with contextlib.closing(iter_frames(path)) as frames:
+        kept = list(itertools.islice(frames, start, start + num))
+    if len(kept) < num:
+        raise VideoReadError(f"{path} is too short: needed frames {start}..{start + num - 1}, "
+                             f"decoded only {start + len(kept)}")
+    return np.stack(kept)
+
+
+def read_video(path) -> np.ndarray:
+    """All frames of ``path`` as (T, H, W, 3) uint8 (for tests and tools; whole video in memory)."""
+    return np.stack(list(iter_frames(path)))
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """(3, T, H, W) in [-1, 1] -> (T, H, W, 3) uint8, rounding as Open-Sora's ``save_sample``."""
     x = ((x.detach().float().clamp(-1, 1) + 1) / 2 * 255 + 0.5).clamp(0, 255).to(torch.uint8)
     return rearrange(x, "c t h w -> t h w c").cpu().numpy()
-
-
-def frames_to_keep(num_frames: int, fps: int, whole_seconds: bool = True) -> int:
-    """Frames to keep from ``num_frames``: a whole number of seconds (1445 -> 1440 at 24 fps) if asked.
-
-    Never 0 for a non-empty video: a video shorter than one second is kept whole.
-    """
-    if num_frames < 0 or fps < 1:
-        raise ValueError(f"num_frames={num_frames}, fps={fps}: need num_frames >= 0 and fps >= 1")
-    keep = num_frames - num_frames % fps if whole_seconds else num_frames
-    return keep if keep > 0 else num_frames
 
 
 class Mp4Writer:
@@ -153,8 +158,3 @@ class Mp4Writer:
     def __exit__(self, *exc):
         self.close()
 
-
-def read_video(path) -> np.ndarray:
-    """All frames of ``path`` as (T, H, W, 3) uint8 (for tests and tools; whole video in memory)."""
-    with av.open(str(path)) as container:
-        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])

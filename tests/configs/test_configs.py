@@ -1,23 +1,16 @@
 """Every config under configs/ loads, names registered components, and inference configs hold exactly the keys
-scripts/inference.py reads (stale or misspelt keys fail here) and give a valid plan without weights."""
-import importlib.util
+the inference command line reads (stale or misspelt keys fail here) and give a valid plan without weights."""
 from pathlib import Path
 
 import pytest
 
 from opensora.registry import MODELS, SCHEDULERS
+from opensora.sampling import cli
 from opensora.utils.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.py"))
 INFER = [p for p in CONFIGS if p.name.startswith("infer_") and p.parent.name != "_base_"]
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("pavdm_inference_cfgtest", ROOT / "scripts/inference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(ROOT / "configs")))
@@ -35,13 +28,12 @@ def test_inference_configs_exist():
 
 @pytest.mark.parametrize("path", INFER, ids=lambda p: p.name)
 def test_inference_config_keys_and_plan(path, tmp_path):
-    script = _script()
     cfg = load_config(path)
-    assert set(cfg.keys()) == script.CONFIG_KEYS, f"{path.name}: keys differ from scripts/inference.py CONFIG_KEYS"
-    for key in script.FLAG_TO_KEY.values():  # every flag maps onto a key this config defines
+    assert set(cfg.keys()) == cli.CONFIG_KEYS, f"{path.name}: keys differ from opensora.sampling.cli.CONFIG_KEYS"
+    for key in cli.FLAG_TO_KEY.values():  # every flag maps onto a key this config defines
         node = cfg
         for part in key.split("."):
             assert part in node, f"{path.name}: flag key {key} missing"
             node = node[part]
-    record = script.main([str(path), "--dry-run", "--plan-out", str(tmp_path / "plan.json")])
+    record = cli.main([str(path), "--dry-run", "--plan-out", str(tmp_path / "plan.json")])
     assert record["num_calls"] > 0 and record["num_latents"] % record["chunk_size"] == 0

@@ -85,7 +85,7 @@ def test_build_plan_rejects_unknown_options():
         build_plan(dict(type="pa", clip_frames=51), vae=vae, geom=geom, scheduler=rflow, has_reference=False)
     with pytest.raises(ValueError, match="schedule.type='xx'"):
         build_plan(dict(type="xx"), vae=vae, geom=geom, scheduler=rflow, has_reference=False)
-    plan = build_plan(dict(type="pa", variable_length=False), vae=vae, geom=geom, scheduler=rflow,
+    plan = build_plan(dict(type="pa", fixed_start=True), vae=vae, geom=geom, scheduler=rflow,
                       has_reference=True)
     assert plan.num_iterations == 420 and plan.num_ref_chunks == 6
 

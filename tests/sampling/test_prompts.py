@@ -2,7 +2,7 @@
 import pytest
 
 from opensora.sampling.conditioning import chunk_texts
-from opensora.utils.prompts import PromptFormatError, Segment, load_prompts, parse_prompt, read_prompt_file
+from opensora.sampling.prompts import PromptFormatError, Segment, load_prompts, parse_prompt, read_prompt_file
 
 
 def test_plain_reference_and_timeline():

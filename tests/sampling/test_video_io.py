@@ -1,10 +1,12 @@
-"""Reference reading and the streaming mp4 writer (opensora/utils/video_io.py)."""
+"""Reference reading (opensora/sampling/references.py) and the streaming mp4 writer (opensora/utils/video_io.py)."""
 import av
 import numpy as np
 import pytest
 import torch
 
-from opensora.utils.video_io import Mp4Writer, ReferenceClipError, frames_to_keep, read_reference, read_video
+from opensora.sampling.geometry import frames_to_keep
+from opensora.sampling.references import read_reference
+from opensora.utils.video_io import Mp4Writer, VideoReadError, read_video
 
 
 def make_clip(path, num_frames, size=(40, 60), fps=24):
@@ -38,13 +40,13 @@ def test_read_reference_first_last_and_short(tmp_path):
     assert first.shape == (3, 17, 32, 48) and first.min() >= -1 and first.max() <= 1
     assert _level(first)[0] == pytest.approx(10, abs=2) and _level(last)[0] == pytest.approx(22, abs=2)
     short = make_clip(tmp_path / "short.mp4", 16)
-    with pytest.raises(ReferenceClipError, match="has 16 frames, but at least 17"):
+    with pytest.raises(VideoReadError, match="has 16 frames, but at least 17"):
         read_reference(short, 17, (32, 48))
-    with pytest.raises(ReferenceClipError, match="does not exist"):
+    with pytest.raises(VideoReadError, match="does not exist"):
         read_reference(tmp_path / "missing.mp4", 17, (32, 48))
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video")
-    with pytest.raises(ReferenceClipError, match="cannot read"):
+    with pytest.raises(VideoReadError, match="cannot read"):
         read_reference(bad, 17, (32, 48))
 
 

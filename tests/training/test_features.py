@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 
 from media import make_dataset
 from opensora.datasets import read_csv
+from opensora.training import cli as train_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,7 +24,7 @@ def _load(relpath: str, name: str):
 
 @pytest.fixture
 def keep_root_logging():
-    """scripts/train.py's setup_logging replaces the root handlers (pytest's capture among them)."""
+    """The training run's setup_logging replaces the root handlers (pytest's capture among them)."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield
@@ -44,8 +45,7 @@ def test_extract_features_then_train_on_them(tmp_path, keep_root_logging):
 
     cfg = tmp_path / "train_feats.py"
     cfg.write_text(f'_base_ = ["{tiny}"]\ndataset = dict(_delete_=True, type="LatentTextDataset", data_path=None)\n')
-    train = _load("scripts/train.py", "train_script")
-    rc = train.main([str(cfg), "--data-path", str(tmp_path / "feats" / "features.csv"), "--outputs",
+    rc = train_cli.main([str(cfg), "--data-path", str(tmp_path / "feats" / "features.csv"), "--outputs",
                      str(tmp_path / "out"), "--max-steps", "2", "--batch-size", "1", "--cfg-options", "backend=torch",
                      "plugin=ddp"])
     assert rc == 0

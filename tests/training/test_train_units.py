@@ -6,11 +6,10 @@ import torch
 
 from opensora.acceleration.backend import TorchBackend, WarmupFactor
 from opensora.acceleration.checkpoint import list_checkpoints, prune_checkpoints
-from opensora.registry import MODELS, build_module
+from opensora.registry import MODELS, OBJECTIVES, build_module
 from opensora.schedulers import RFlow, add_noise, target
-from opensora.training.objectives import build_objective
 from opensora.training.step import StepParts, compute_loss, frames_for_latents
-from opensora.utils.train_utils import NonFiniteLossError, check_finite, create_ema, update_ema
+from opensora.training.train_utils import NonFiniteLossError, check_finite, create_ema, update_ema
 
 TINY = dict(type="STDiT3", depth=1, hidden_size=32, num_heads=2, caption_channels=16, model_max_length=8)
 
@@ -21,9 +20,21 @@ def vae():
         return build_module(dict(type="OpenSoraVAE_V1_2-tiny"), MODELS)
 
 
-def _objective(vae, **cfg):
-    return build_objective(cfg, scheduler=RFlow(sample_method="logit-normal"),
-                           frames_for_latents=lambda n: frames_for_latents(vae, n))
+def _objective(vae, num_steps=4, **cfg):
+    """An objective as the trainer builds it: S from the scheduler, the chunk size from the VAE."""
+    scheduler = RFlow(num_sampling_steps=num_steps, sample_method="logit-normal")
+    return build_module(cfg, OBJECTIVES, scheduler=scheduler, vae=vae)
+
+
+def test_objectives_take_steps_from_the_scheduler_and_chunks_from_the_vae(vae):
+    with pytest.raises(ValueError, match="num_steps=5 must be a positive multiple of num_noisy_chunks=2"):
+        _objective(vae, type="pa", num_steps=5, num_noisy_chunks=2)
+    for kind in ("pa", "fopp"):
+        with pytest.raises(TypeError, match="num_steps|chunk_size"):  # one source per value: no config keys
+            _objective(vae, type=kind, num_noisy_chunks=2, chunk_size=5)
+    fopp = _objective(vae, type="fopp", num_steps=6, num_noisy_chunks=3)
+    t, _, _ = fopp.sample(2, 20, height=32, width=48, generator=torch.Generator(), device="cpu")
+    assert t.shape == (2, (3 + 1) * vae.latents_per_chunk)
 
 
 def test_frames_for_latents(vae):

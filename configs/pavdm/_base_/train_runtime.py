@@ -4,9 +4,10 @@
 # same level transform as inference (Open-Sora's shift with the bf16-rounded ratio r = 3.6875 at 240p/119)
 scheduler = dict(type="rflow", num_sampling_steps=30, use_timestep_transform=True, sample_method="logit-normal",
                  bf16_ratio=True)
-# objective: opensora (scalar t) | pa (progressive) | fopp (AR-Diffusion); see opensora/training/objectives.py
-objective = dict(type="pa", num_steps=30, num_noisy_chunks=6, chunk_size=5, shift="linear-shift",
-                 linear_shift_scale=0.4, window_probs=None, keep_x0=True)
+# objective: opensora (scalar t) | pa (progressive) | fopp (AR-Diffusion); see opensora/training/objectives.py.
+# Its step count S is the scheduler's num_sampling_steps and its chunk size the VAE's (5 latents).
+objective = dict(type="pa", num_noisy_chunks=6, shift="linear-shift", linear_shift_scale=0.4, window_probs=None,
+                 keep_x0=True)
 
 # ---- data -------------------------------------------------------------------------------------------
 dataset = dict(type="VideoTextDataset", data_path=None, image_size=(240, 426), frame_interval=1)

@@ -8,24 +8,12 @@
 | y | (B, 1, L, D) float | token states |
 | mask | (B, L) int64 | 1 for valid tokens, 0 for padding |
 """
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
 
 from .text_cleaning import preprocess_prompts
-
-_DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
-           "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
-
-
-def as_dtype(dtype: Union[str, torch.dtype]) -> torch.dtype:
-    """``torch.float32`` or one of the names in ``_DTYPES`` -> torch dtype."""
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in _DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)} or a torch.dtype")
-    return _DTYPES[dtype]
 
 
 class TextEncoder(nn.Module):

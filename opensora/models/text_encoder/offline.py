@@ -17,7 +17,9 @@ import torch
 
 from opensora.registry import MODELS
 
-from .base import TextEncoder, as_dtype
+from opensora.utils.dtype import as_dtype
+
+from .base import TextEncoder
 
 PAD_ID, EOS_ID = 0, 1
 _WORD = re.compile(r"\w+")

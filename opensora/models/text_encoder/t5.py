@@ -14,7 +14,9 @@ import torch
 from opensora.registry import MODELS
 from opensora.utils.ckpt import WeightsNotFoundError
 
-from .base import TextEncoder, as_dtype
+from opensora.utils.dtype import as_dtype
+
+from .base import TextEncoder
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,99 @@
+"""The training composition root: from a config to a finished run (what ``scripts/train.py`` runs).
+
+    from opensora.training import train
+    final = train("configs/pavdm/train_tiny_cpu.py", **{"dataset.data_path": "data/tiny.csv", "max_steps": 20})
+
+Phases (each one call): distributed set-up, logging and the experiment folder ``outputs/NNN-<config>``;
+data; networks (built from one seed so that every rank starts identical) and the EMA; scheduler and
+objective; backend (optimizer, lr warm-up, ZeRO / DDP); monitor; resume (``load``); the loop.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Union
+
+import torch
+from mmengine.config import Config
+
+from opensora.acceleration.backend import build_backend
+from opensora.utils.config import apply_overrides, load_config, to_dict
+from opensora.utils.dist import DistInfo, destroy, init_distributed
+from opensora.utils.logging import get_logger, setup_logging
+
+from .build import build_data, build_encoders, build_model, build_objective_parts, create_experiment_dir
+from .loop import LoopConfig, Trainer
+from .monitor import Monitor
+from .step import StepParts
+from .train_utils import create_ema
+
+logger = get_logger("train")
+
+
+def seeded_generators(seed: int, rank: int, device) -> tuple[torch.Generator, torch.Generator]:
+    """Per-rank streams: one on the device (noise, VAE, caption dropout), one on the CPU (levels)."""
+    torch.manual_seed(seed + rank)
+    gen = torch.Generator(device=device).manual_seed(seed + rank)
+    return gen, torch.Generator().manual_seed(seed + rank + 7919)
+
+
+def _networks(cfg: Config, info: DistInfo, latents_given: bool) -> tuple:
+    """(vae, text_encoder, model, ema, scheduler, objective), the networks from one seed on every rank."""
+    torch.manual_seed(cfg.seed)
+    vae, text_encoder = build_encoders(cfg, device=info.device, latents_given=latents_given)
+    model = build_model(cfg, text_encoder=text_encoder)
+    ema = create_ema(model).to(info.device)
+    scheduler, objective = build_objective_parts(cfg, vae=vae)
+    logger.info("model %s: %.2f M parameters (%.2f M trainable)", cfg.model.type,
+                sum(p.numel() for p in model.parameters()) / 1e6,
+                sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6)
+    return vae, text_encoder, model, ema, scheduler, objective
+
+
+def build_trainer(cfg: Config, exp_dir: Path, info: DistInfo) -> tuple[Trainer, Monitor]:
+    """Data, networks, backend, step parts, monitor and loop of one run (phases 3-5)."""
+    dataset, sampler, loader = build_data(cfg, rank=info.rank, world_size=info.world_size)
+    logger.info("dataset: %d rows, buckets %s, %d batches per process in epoch 0",
+                len(dataset), sampler.buckets, sampler.num_batches(0))
+    vae, text_encoder, model, ema, scheduler, objective = _networks(cfg, info, dataset.provides_latents)
+    backend = build_backend(model, backend=cfg.backend, optimizer=to_dict(cfg.optimizer),
+                            warmup_steps=cfg.warmup_steps, plugin=cfg.plugin, dtype=cfg.dtype,
+                            grad_clip=cfg.grad_clip, device=info.device)
+    generator, level_generator = seeded_generators(cfg.seed, info.rank, info.device)
+    parts = StepParts(backend=backend, scheduler=scheduler, objective=objective, vae=vae, text_encoder=text_encoder,
+                      generator=generator, level_generator=level_generator, device=info.device)
+    monitor = Monitor(exp_dir, tensorboard=cfg.tensorboard, wandb=cfg.wandb, wandb_project=cfg.wandb_project,
+                      run_name=exp_dir.name, config=to_dict(cfg.to_dict()))
+    loop = LoopConfig(epochs=cfg.epochs, max_steps=cfg.max_steps, log_every=cfg.log_every,
+                      ckpt_every=cfg.ckpt_every, keep_last=cfg.keep_last, ema_decay=cfg.ema_decay)
+    return Trainer(parts, loader, sampler, ema, monitor, exp_dir, loop), monitor
+
+
+def train(config: Union[str, Path, Config], **overrides) -> Path:
+    """Train from a config (a file or a loaded ``Config``; ``overrides`` are dotted keys, unknown keys raise).
+
+    Returns the final checkpoint folder. Raises ``NonFiniteLossError`` (every rank at the same step) if the
+    loss becomes NaN or inf, before the optimizer step; the last good checkpoint is kept.
+    """
+    cfg = apply_overrides(load_config(config) if not isinstance(config, Config) else config, overrides)
+    if cfg.dataset.get("data_path") is None:
+        raise ValueError("no training data: pass --data-path CSV (dataset.data_path; see tools/build_csv.py)")
+    # 1. distributed, logging, experiment folder
+    info = init_distributed()
+    exp_dir = create_experiment_dir(cfg.outputs, Path(cfg.filename).stem)
+    setup_logging(info.rank, exp_dir)
+    if info.rank == 0:
+        cfg.dump(str(exp_dir / "config.py"))
+    logger.info("experiment %s, %d process(es) on %s", exp_dir, info.world_size, info.device)
+    # 2. data, networks, backend, monitor
+    trainer, monitor = build_trainer(cfg, exp_dir, info)
+    # 3. resume, then train (every rank sees the same all-reduced loss, so a NaN stops all of them here)
+    if cfg.load:
+        trainer.resume(cfg.load)
+    try:
+        final = trainer.fit()
+    finally:
+        monitor.close()
+        destroy()
+    logger.info("done after %d steps; final checkpoint %s; EMA weights for inference: %s",
+                trainer.pos.global_step, final, final / "ema" / "model.safetensors")
+    return final
