@@ -24,7 +24,10 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from opensora.models.vae import ChunkPCAVideoVAE  # noqa: E402
 from opensora.models.vae.pca_vae import LATENT_SCALINGS, PCAStats, PCAVideoVAE, fit_pca  # noqa: E402
+
+VAE_TYPES = {"PCAVideoVAE": PCAVideoVAE, "ChunkPCAVideoVAE": ChunkPCAVideoVAE}
 from opensora.utils.video_io import read_video  # noqa: E402
 
 
@@ -50,11 +53,8 @@ def fit(vae: PCAVideoVAE, paths: list[Path], progress: bool = True, scaling: str
     for path in tqdm(paths, desc="fit", disable=not progress):
         for x in chunks_of(path, vae.micro_frame_size):
             stats.update(vae.to_groups(x))
-    result = fit_pca(stats, vae.out_channels, scaling)
-    vae.mean.copy_(result["mean"])
-    vae.basis.copy_(result["basis"])
-    vae.scale.copy_(result["scale"].reshape(vae.scale.shape))
-    vae.shift.zero_()
+    result = fit_pca(stats, vae.num_components, scaling)
+    vae.load_fit(result)
     return result
 
 
@@ -77,6 +77,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data-path", required=True, help="CSV of the videos to fit (Open-Sora format)")
     p.add_argument("--eval-path", help="CSV of held-out videos for the reported PSNR")
     p.add_argument("--out", required=True, help="output directory (model.safetensors + config.json)")
+    p.add_argument("--vae-type", choices=list(VAE_TYPES), default="PCAVideoVAE",
+                   help="PCAVideoVAE: a basis per 4-frame group; ChunkPCAVideoVAE: a basis per 17-frame chunk")
     p.add_argument("--latent-channels", type=int, default=32)
     p.add_argument("--patch-size", type=int, default=8)
     p.add_argument("--scaling", choices=LATENT_SCALINGS, default="balanced",
@@ -89,7 +91,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     a = parse_args(argv)
     show = not a.no_progress
-    vae = PCAVideoVAE(latent_channels=a.latent_channels, patch_size=a.patch_size)
+    vae = VAE_TYPES[a.vae_type](latent_channels=a.latent_channels, patch_size=a.patch_size)
     fit_paths = video_paths(a.data_path, a.max_videos)
     result = fit(vae, fit_paths, show, a.scaling)
     report = {"fit_videos": len(fit_paths), "explained_variance": round(result["explained"], 6),

@@ -80,6 +80,16 @@ class PCAVideoVAE(ChunkedVideoVAE, nn.Module):
         return self.patch_size
 
     @property
+    def num_components(self) -> int:
+        """Principal axes per group (the fit's size): one per latent channel."""
+        return self.out_channels
+
+    def load_fit(self, fitted: dict) -> None:
+        """Take ``mean``, ``basis`` and ``scale`` from :func:`fit_pca` (``shift`` stays 0: the fit centres)."""
+        self.mean.copy_(fitted["mean"]), self.basis.copy_(fitted["basis"])
+        self.scale.copy_(fitted["scale"].reshape(self.scale.shape)), self.shift.zero_()
+
+    @property
     def dtype(self) -> torch.dtype:
         return self.basis.dtype
 
