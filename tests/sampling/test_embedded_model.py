@@ -74,6 +74,8 @@ def pans(tmp_path_factory):
                          "--cfg-options", "progress=False")
 
 
+@pytest.mark.xfail(strict=True, reason="issue 10 is open: the shipped model still flickers at every latent boundary "
+                   "(seam 12-15, ratio ~10) and does not pan; remove this mark when a retrained model ships")
 @pytest.mark.parametrize("index", [0, 1])
 def test_shipped_model_does_not_flicker_and_pans_as_prompted(pans, index):
     """4 s of the demo config: the jump at latent boundaries (the old model's 6-Hz flicker: 11.5-13.4, ratio

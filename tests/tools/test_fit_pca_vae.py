@@ -5,9 +5,10 @@ import json
 import math
 from pathlib import Path
 
+import pytest
 import torch
 
-from opensora.models.vae import PCAVideoVAE
+from opensora.models.vae import ChunkPCAVideoVAE, PCAVideoVAE
 from opensora.utils.video_io import read_video
 from tools.synthetic.generate import generate
 
@@ -21,14 +22,16 @@ def _tool():
     return module
 
 
-def test_fit_writes_a_loadable_vae_with_its_psnr(tmp_path):
+@pytest.mark.parametrize("vae_type,cls", [("PCAVideoVAE", PCAVideoVAE), ("ChunkPCAVideoVAE", ChunkPCAVideoVAE)])
+def test_fit_writes_a_loadable_vae_with_its_psnr(tmp_path, vae_type, cls):
     train = generate(tmp_path / "data", "train", num_videos=3, seconds=1.5, width=48, height=32, progress=False)
     heldout = generate(tmp_path / "data", "heldout", num_videos=1, seconds=1.5, width=48, height=32, progress=False)
     report = _tool().main(["--data-path", str(train), "--eval-path", str(heldout), "--out", str(tmp_path / "vae"),
-                           "--latent-channels", "16", "--no-progress"])
+                           "--latent-channels", "16", "--vae-type", vae_type, "--no-progress"])
     config = json.loads((tmp_path / "vae" / "config.json").read_text())
     assert config["fit"] == report and config["latent_channels"] == 16
-    vae = PCAVideoVAE(from_pretrained=str(tmp_path / "vae"), latent_channels=16)
+    assert config["architectures"] == [vae_type] and report["scaling"] == "balanced"
+    vae = cls(from_pretrained=str(tmp_path / "vae"), latent_channels=16)
     video = torch.from_numpy(read_video(Path(str(heldout)).parent / "heldout_00000.mp4")).permute(3, 0, 1, 2)
     x = video[None, :, :34].float() / 127.5 - 1  # the two whole 17-frame chunks of the 36-frame video
     rec = vae.decode(vae.encode(x), 34).clamp(-1, 1)
