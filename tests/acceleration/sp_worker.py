@@ -3,6 +3,7 @@
 Every check builds the same seeded tiny model on both ranks, runs it with sp_size 2 and, locally on each
 rank, without sequence parallelism, and records the largest absolute and relative differences. Rank 0
 writes them to the JSON file given as the first argument; ``test_sequence_parallel.py`` asserts on them.
+A second argument ``zero2`` runs only the ColossalAI ZeRO-2 training check.
 """
 import json
 import sys
@@ -131,6 +132,30 @@ def check_train_steps(steps=3):
     return dict(losses=worst(losses), grads=worst(grads), params=worst(params), steps=steps)
 
 
+def check_colossal_zero2(steps=3):
+    """ColossalAI LowLevelZero ZeRO-2 (fp32) over the world with SP vs plain AdamW (see check_train_steps)."""
+    from opensora.acceleration import ColossalBackend
+
+    sp, plain = pair()
+    sp.train()
+    reference = torch.optim.AdamW(plain.parameters(), lr=1e-3, eps=1e-3, weight_decay=0.0)
+    backend = ColossalBackend(sp, dict(lr=1e-3, eps=1e-3), plugin="zero2", dtype="fp32")
+    losses = []
+    for step in range(steps):
+        kw = inputs(seed=10 + step)
+        target = torch.randn(2, 4, 3, 5, 6, generator=torch.Generator().manual_seed(20 + step))
+        loss = ((backend.forward(**kw)[:, :4] - target) ** 2).mean()
+        backend.backward(loss)
+        backend.step()
+        ref = loss_of(plain.train(), kw, target)
+        ref.backward()
+        reference.step()
+        reference.zero_grad()
+        losses.append(diffs(loss.detach(), ref.detach()))
+    params = [diffs(p.detach(), q.detach()) for p, q in zip(backend.module.parameters(), plain.parameters())]
+    return dict(losses=worst(losses), params=worst(params), steps=steps)
+
+
 def check_generation():
     """A 2-process SP PA generation (CFG, tiny schedule) against the same run without SP."""
     sp, plain = pair(depth=1)
@@ -163,9 +188,12 @@ if __name__ == "__main__":
     torch.manual_seed(0)
     init_groups = init_parallel_groups(2)
     start = time.perf_counter()
-    result = dict(world=dist.get_world_size(), forward=check_forward(), refusal=check_refusal(),
-                  gradients=check_gradients(False), gradients_ckpt=check_gradients(True),
-                  train=check_train_steps(), generation=check_generation(), broadcast=check_broadcast())
+    if sys.argv[2:] == ["zero2"]:  # a separate launch: importing colossalai costs ~10 s
+        result = dict(world=dist.get_world_size(), zero2=check_colossal_zero2())
+    else:
+        result = dict(world=dist.get_world_size(), forward=check_forward(), refusal=check_refusal(),
+                      gradients=check_gradients(False), gradients_ckpt=check_gradients(True),
+                      train=check_train_steps(), generation=check_generation(), broadcast=check_broadcast())
     result["seconds"] = time.perf_counter() - start
     if dist.get_rank() == 0:
         with open(sys.argv[1], "w") as f:

@@ -27,17 +27,20 @@ REPO = Path(__file__).resolve().parents[2]
 F32 = 1e-5  # float32 round-off budget (relative to the largest value)
 
 
-@pytest.fixture(scope="module")
-def measured(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sp") / "result.json"
+def launch(out: Path, *extra) -> dict:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           str(REPO / "tests/acceleration/sp_worker.py"), str(out)]
+           str(REPO / "tests/acceleration/sp_worker.py"), str(out), *extra]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore", PYTHONPATH=str(REPO))
     run = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-4000:]
     result = json.loads(out.read_text())
     print(json.dumps(result, indent=1))
     return result
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    return launch(tmp_path_factory.mktemp("sp") / "result.json")
 
 
 @pytest.mark.slow
@@ -67,6 +70,14 @@ def test_sp_training_steps_equal_plain_adamw(measured):
     assert train["steps"] == 3
     assert train["losses"]["rel"] <= F32 and train["params"]["rel"] <= F32, train
     assert train["grads"]["abs"] <= 1e-5, train
+
+
+@pytest.mark.slow
+def test_sp_training_with_colossalai_zero2_equals_plain_adamw(tmp_path):
+    pytest.importorskip("colossalai")
+    zero2 = launch(tmp_path / "zero2.json", "zero2")["zero2"]  # LowLevelZero stage 2 over the 2 ranks
+    assert zero2["steps"] == 3
+    assert zero2["losses"]["rel"] <= F32 and zero2["params"]["rel"] <= F32, zero2
 
 
 @pytest.mark.slow
