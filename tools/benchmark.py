@@ -96,7 +96,7 @@ def parse_args(argv=None):
     p.add_argument("--iters", type=int, default=3)
     p.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU (e.g. 989 for H100 bf16)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
-    p.add_argument("--out", type=Path, default=Path("results/benchmark"))
+    p.add_argument("--out", type=Path, default=Path("outputs/benchmark"))
     return p.parse_args(argv)
 
 
