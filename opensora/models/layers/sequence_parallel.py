@@ -36,7 +36,11 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from einops import rearrange
 
-from opensora.acceleration.communications import all_to_all, gather_forward_split_backward, split_forward_gather_backward
+from opensora.acceleration.communications import (
+    all_to_all,
+    gather_forward_split_backward,
+    split_forward_gather_backward,
+)
 
 from .attention import Attention, MultiHeadCrossAttention, self_attention_kernel
 

@@ -37,11 +37,6 @@ from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 
 from opensora.acceleration.parallel_states import get_sequence_parallel_group
-from opensora.models.layers.sequence_parallel import (
-    TokenShard,
-    head_parallel_cross_attention,
-    spatial_self_attention,
-)
 from opensora.models.layers import (
     Attention,
     CaptionEmbedder,
@@ -57,6 +52,7 @@ from opensora.models.layers import (
     modulation_params,
     t2i_modulate,
 )
+from opensora.models.layers.sequence_parallel import TokenShard, head_parallel_cross_attention, spatial_self_attention
 from opensora.registry import MODELS
 from opensora.utils.ckpt import load_state_dict, load_weights_strict, resolve_weights
 
@@ -288,10 +284,15 @@ class STDiT3(PreTrainedModel):
         out = out if shard is None else shard.gather(out)
         return self.unpatchify(out, x.shape[2:]).float()
 
+    def _sp_group(self):
+        """The registered sequence-parallel group when enabled and larger than one rank, else None."""
+        group = get_sequence_parallel_group() if self.config.enable_sequence_parallelism else None
+        return group if group is not None and dist.get_world_size(group) > 1 else None
+
     def token_shard(self, num_tokens: int) -> TokenShard | None:
         """The layout of the S tokens per frame over the sequence-parallel group, or None (no SP)."""
-        group = get_sequence_parallel_group() if self.config.enable_sequence_parallelism else None
-        if group is None or dist.get_world_size(group) == 1:
+        group = self._sp_group()
+        if group is None:
             return None
         if self.training and self.config.drop_path > 0:
             raise ValueError(f"drop_path {self.config.drop_path} with sequence parallelism: the ranks of a group "
@@ -356,8 +357,8 @@ class STDiT3(PreTrainedModel):
 
     def _same_in_group(self, drop: torch.Tensor) -> torch.Tensor:
         """Under sequence parallelism every rank of the group uses the first rank's caption dropout."""
-        group = get_sequence_parallel_group() if self.config.enable_sequence_parallelism else None
-        if group is None or dist.get_world_size(group) == 1:
+        group = self._sp_group()
+        if group is None:
             return drop
         drop = drop.to(torch.uint8)  # gloo broadcasts no bool tensors
         dist.broadcast(drop, src=dist.get_global_rank(group, 0), group=group)
