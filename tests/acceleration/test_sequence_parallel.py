@@ -31,7 +31,8 @@ def launch(out: Path, *extra) -> dict:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
            str(REPO / "tests/acceleration/sp_worker.py"), str(out), *extra]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore", PYTHONPATH=str(REPO))
-    run = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)  # ~30 s idle; generous for loaded CI
+    # about 30 s on an idle 2-core machine; the limit is generous for a loaded one
+    run = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-4000:]
     result = json.loads(out.read_text())
     print(json.dumps(result, indent=1))
