@@ -6,7 +6,8 @@
         {"timesteps": [per-latent level of each window latent, context zeros included],
          "emitted": [absolute latent indices finalised by this call],
          "window": [first latent, one past the last latent]}, ...],
-     "num_calls": I, "reference_latents": [...], "frames_generated": ..., "fps": ..., "schedule": {...}}
+     "num_calls": I, "reference_latents": [...], "frames_generated": ..., "fps": ..., "schedule": {...},
+     "cost": {...}}   (only after ``add_cost``: FLOPs per call and in total, memory per rank, weights)
 """
 from __future__ import annotations
 
@@ -38,6 +39,18 @@ def plan_record(schedule: ChunkSchedule, geom: VideoGeometry) -> dict:
             "schedule": {"name": schedule.name, "context_mode": schedule.context_mode,
                          "num_context": schedule.num_context, "num_ref_chunks": schedule.num_ref_chunks,
                          **{k: v for k, v in schedule.meta.items() if isinstance(v, (int, float, str, bool))}}}
+
+
+def add_cost(record: dict, cfg, geom: VideoGeometry, sp_size: int | None = None) -> str:
+    """Add the ``cost`` section (``opensora.acceleration.cost_model.dry_run_cost``) and return its printout.
+
+    ``cfg``: the run config (model / vae / text_encoder / dtype / batch_size, optional sp_size and
+    text_encoder_offload); nothing is loaded, the networks are sized on the meta device.
+    """
+    from opensora.acceleration.cost_model import dry_run_cost, format_cost
+
+    record["cost"] = dry_run_cost(cfg, record, geom, sp_size=sp_size)
+    return format_cost(record["cost"])
 
 
 def write_plan_json(record: dict, path) -> Path:

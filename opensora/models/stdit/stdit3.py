@@ -16,6 +16,10 @@ Every timestep is per latent frame, shape (B, T). A clip-level (B,) timestep is 
 at the boundary, and Open-Sora's ``x_mask`` (False = clean conditioning frame) sets those frames' t to 0;
 after that there is a single code path. On the frames the reference keeps (x_mask True) this is
 numerically identical to Open-Sora's separate t0 path.
+
+Sequence parallelism (``enable_sequence_parallelism=True`` with groups from
+``opensora.acceleration.parallel_states.init_parallel_groups(sp_size)``): the S tokens of every frame are split
+over the SP group; see ``opensora/models/layers/sequence_parallel.py``. Weights and state-dict keys are the same.
 """
 from __future__ import annotations
 
@@ -26,11 +30,13 @@ import os
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.utils.checkpoint
 from einops import rearrange
 from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 
+from opensora.acceleration.parallel_states import get_sequence_parallel_group
 from opensora.models.layers import (
     Attention,
     CaptionEmbedder,
@@ -46,6 +52,7 @@ from opensora.models.layers import (
     modulation_params,
     t2i_modulate,
 )
+from opensora.models.layers.sequence_parallel import TokenShard, head_parallel_cross_attention, spatial_self_attention
 from opensora.registry import MODELS
 from opensora.utils.ckpt import load_state_dict, load_weights_strict, resolve_weights
 
@@ -60,7 +67,8 @@ class STDiT3Config(PretrainedConfig):
     ``grad_ckpt`` (Open-Sora's training-config name) switches gradient checkpointing of every block;
     ``model.gradient_checkpointing`` can also be set after construction.
     ``skip_y_embedder``: ``y`` is already projected, (B, 1, L, C); no caption dropout is applied then.
-    ``enable_sequence_parallelism`` is accepted for config compatibility but not implemented (must be False).
+    ``enable_sequence_parallelism``: split the tokens of every frame over the registered sequence-parallel
+    group (``opensora.acceleration.parallel_states``); without a group (or with one rank) it changes nothing.
     """
 
     model_type = "STDiT3"
@@ -115,8 +123,6 @@ def _check_config(config: STDiT3Config) -> None:
                          "by 4 (2-D position embedding) and an even head dim (RoPE)")
     if len(tuple(config.patch_size)) != 3:
         raise ValueError(f"patch_size must be (t, h, w), got {config.patch_size}")
-    if config.enable_sequence_parallelism:
-        raise NotImplementedError("enable_sequence_parallelism=True is not implemented in this STDiT3; set it False")
 
 
 class STDiT3Block(nn.Module):
@@ -141,25 +147,33 @@ class STDiT3Block(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
         self.scale_shift_table = nn.Parameter(torch.randn(6, hidden_size) / hidden_size**0.5)
 
-    def forward(self, x, y, y_mask, t_mlp, rope=None):
-        """x: (B, T, S, C); y: (B, L, C); y_mask: (B, L) bool; t_mlp: (B, T, 6C); rope: (cos, sin) or None."""
+    def forward(self, x, y, y_mask, t_mlp, rope=None, shard: TokenShard | None = None):
+        """x: (B, T, S, C); y: (B, L, C); y_mask: (B, L) bool; t_mlp: (B, T, 6C); rope: (cos, sin) or None.
+
+        shard: under sequence parallelism x holds this rank's S_loc tokens of every frame; the spatial
+        attention and cross-attention then communicate within ``shard.group`` (temporal blocks never do).
+        """
         rows = t_mlp.unflatten(-1, (6, x.shape[-1]))
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = modulation_params(self.scale_shift_table, rows)
-        h = self._self_attention(t2i_modulate(self.norm1(x), shift_msa, scale_msa), rope)
+        shard = None if self.temporal else shard
+        h = self._self_attention(t2i_modulate(self.norm1(x), shift_msa, scale_msa), rope, shard)
         x = x + self.drop_path(gate_msa * h)
-        x = x + self._cross_attention(x, y, y_mask)
+        x = x + self._cross_attention(x, y, y_mask, shard)
         h = self.mlp(t2i_modulate(self.norm2(x), shift_mlp, scale_mlp))
         return x + self.drop_path(gate_mlp * h)
 
-    def _self_attention(self, h, rope):
+    def _self_attention(self, h, rope, shard):
         b = h.shape[0]
         if self.temporal:
             out = self.attn(rearrange(h, "b t s c -> (b s) t c"), rope)
             return rearrange(out, "(b s) t c -> b t s c", b=b)
-        out = self.attn(rearrange(h, "b t s c -> (b t) s c"))
+        frames = rearrange(h, "b t s c -> (b t) s c")
+        out = self.attn(frames) if shard is None else spatial_self_attention(self.attn, frames, shard)
         return rearrange(out, "(b t) s c -> b t s c", b=b)
 
-    def _cross_attention(self, x, y, y_mask):
+    def _cross_attention(self, x, y, y_mask, shard):
+        if shard is not None:
+            return head_parallel_cross_attention(self.cross_attn, x, y, y_mask, shard)
         b, t, s, c = x.shape
         return self.cross_attn(x.reshape(b, t * s, c), y, y_mask).reshape(b, t, s, c)
 
@@ -264,9 +278,26 @@ class STDiT3(PreTrainedModel):
         drop = self._caption_drop_ids(x.shape[0], caption_drop, generator, x.device)
         y, y_mask = self.encode_text(y.to(dtype), mask, drop)
         h = self.embed_video(x.to(dtype), height, width)
-        h = self.run_blocks(h, y, y_mask, self.t_block(t_emb))
+        shard = self.token_shard(h.shape[2])
+        h = self.run_blocks(h if shard is None else shard.split(h), y, y_mask, self.t_block(t_emb), shard)
         out = self.final_layer(h, t_emb)
+        out = out if shard is None else shard.gather(out)
         return self.unpatchify(out, x.shape[2:]).float()
+
+    def _sp_group(self):
+        """The registered sequence-parallel group when enabled and larger than one rank, else None."""
+        group = get_sequence_parallel_group() if self.config.enable_sequence_parallelism else None
+        return group if group is not None and dist.get_world_size(group) > 1 else None
+
+    def token_shard(self, num_tokens: int) -> TokenShard | None:
+        """The layout of the S tokens per frame over the sequence-parallel group, or None (no SP)."""
+        group = self._sp_group()
+        if group is None:
+            return None
+        if self.training and self.config.drop_path > 0:
+            raise ValueError(f"drop_path {self.config.drop_path} with sequence parallelism: the ranks of a group "
+                             "would drop different samples; train with drop_path=0 (Open-Sora's value)")
+        return TokenShard.for_group(group, num_tokens, self.config.num_heads)
 
     def _check_inputs(self, x, timestep, y, mask, x_mask) -> None:
         cfg = self.config
@@ -321,7 +352,17 @@ class STDiT3(PreTrainedModel):
         if not self.training or p <= 0 or self.config.skip_y_embedder:
             return None
         gen_device = generator.device if generator is not None else "cpu"
-        return (torch.rand(batch, generator=generator, device=gen_device) < p).to(device)
+        drop = (torch.rand(batch, generator=generator, device=gen_device) < p).to(device)
+        return self._same_in_group(drop)
+
+    def _same_in_group(self, drop: torch.Tensor) -> torch.Tensor:
+        """Under sequence parallelism every rank of the group uses the first rank's caption dropout."""
+        group = self._sp_group()
+        if group is None:
+            return drop
+        drop = drop.to(torch.uint8)  # gloo broadcasts no bool tensors
+        dist.broadcast(drop, src=dist.get_global_rank(group, 0), group=group)
+        return drop.bool()
 
     def encode_text(self, y, mask=None, drop=None):
         """y: (B, 1, L, C_text) -> (tokens (B, L, C), key mask (B, L) bool, True = valid).
@@ -351,12 +392,15 @@ class STDiT3(PreTrainedModel):
         pos = self.pos_embed(rows, cols, scale=scale, base_size=round((rows * cols) ** 0.5))
         return h + pos.to(h.dtype)
 
-    def run_blocks(self, h, y, y_mask, t_mlp) -> torch.Tensor:
-        """Spatial block i, then temporal block i (RoPE over positions 0..T'-1), for every i."""
+    def run_blocks(self, h, y, y_mask, t_mlp, shard: TokenShard | None = None) -> torch.Tensor:
+        """Spatial block i, then temporal block i (RoPE over positions 0..T'-1), for every i.
+
+        h: (B, T', S, C), or this rank's (B, T', S_loc, C) under sequence parallelism (``shard``).
+        """
         rope = self.rope(h.shape[1])
         for spatial, temporal in zip(self.spatial_blocks, self.temporal_blocks):
-            h = self._call_block(spatial, h, y, y_mask, t_mlp, None)
-            h = self._call_block(temporal, h, y, y_mask, t_mlp, rope)
+            h = self._call_block(spatial, h, y, y_mask, t_mlp, None, shard)
+            h = self._call_block(temporal, h, y, y_mask, t_mlp, rope, shard)
         return h
 
     def _call_block(self, block, *args):
