@@ -33,11 +33,11 @@ from einops import rearrange
 from torch import nn
 
 from opensora.registry import MODELS
-from .chunked import ChunkedVideoVAE
+from .pca_vae import LinearVideoVAE
 
 
 @MODELS.register_module(name="ChunkPCAVideoVAE")
-class ChunkPCAVideoVAE(ChunkedVideoVAE, nn.Module):
+class ChunkPCAVideoVAE(LinearVideoVAE, nn.Module):
     """Linear chunk-basis video autoencoder with the ``OpenSoraVAE_V1_2`` interface (see the module docstring).
 
     Args: as :class:`PCAVideoVAE` (``from_pretrained``, ``latent_channels``, ``patch_size``, ``time_factor``,
@@ -48,14 +48,7 @@ class ChunkPCAVideoVAE(ChunkedVideoVAE, nn.Module):
                  time_factor: int = 4, micro_frame_size: int = 17, micro_batch_size: Optional[int] = None,
                  in_channels: int = 3):
         super().__init__()
-        for name, value in (("latent_channels", latent_channels), ("patch_size", patch_size),
-                            ("time_factor", time_factor), ("micro_frame_size", micro_frame_size)):
-            if int(value) < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
-        self.in_channels, self.patch_size, self.time_factor = in_channels, patch_size, time_factor
-        self.micro_frame_size, self.micro_batch_size = micro_frame_size, micro_batch_size
-        self.out_channels = latent_channels
-        self.latents_per_chunk = -(-micro_frame_size // time_factor)
+        self._init_sizes(latent_channels, patch_size, time_factor, micro_frame_size, micro_batch_size, in_channels)
         self.group_dim = in_channels * micro_frame_size * patch_size * patch_size
         self.num_components = latent_channels * self.latents_per_chunk
         if self.num_components > self.group_dim:
@@ -64,22 +57,8 @@ class ChunkPCAVideoVAE(ChunkedVideoVAE, nn.Module):
         self.register_buffer("mean", torch.zeros(self.group_dim))
         self.register_buffer("basis", torch.eye(self.num_components, self.group_dim))
         self.register_buffer("scale", torch.ones(self.num_components))
-        self.arch = dict(latent_channels=latent_channels, patch_size=patch_size, time_factor=time_factor,
-                         micro_frame_size=micro_frame_size, in_channels=in_channels)
         if from_pretrained is not None:
             self.load_pretrained(from_pretrained)
-
-    @property
-    def spatial_factor(self) -> int:
-        return self.patch_size
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.basis.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.basis.device
 
     def latent_frame_starts(self) -> list:
         """[0]: every latent spans the whole chunk, so a decoded video can jump only at chunk boundaries."""

@@ -33,8 +33,37 @@ from opensora.registry import MODELS
 from .chunked import ChunkedVideoVAE
 
 
+class LinearVideoVAE(ChunkedVideoVAE):
+    """What the linear VAEs share: argument checks and sizes, and the properties read off the ``basis`` buffer."""
+
+    def _init_sizes(self, latent_channels: int, patch_size: int, time_factor: int, micro_frame_size: int,
+                    micro_batch_size: Optional[int], in_channels: int) -> None:
+        for name, value in (("latent_channels", latent_channels), ("patch_size", patch_size),
+                            ("time_factor", time_factor), ("micro_frame_size", micro_frame_size)):
+            if int(value) < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        self.in_channels, self.patch_size, self.time_factor = in_channels, patch_size, time_factor
+        self.micro_frame_size, self.micro_batch_size = micro_frame_size, micro_batch_size
+        self.out_channels = latent_channels
+        self.latents_per_chunk = -(-micro_frame_size // time_factor)
+        self.arch = dict(latent_channels=latent_channels, patch_size=patch_size, time_factor=time_factor,
+                         micro_frame_size=micro_frame_size, in_channels=in_channels)
+
+    @property
+    def spatial_factor(self) -> int:
+        return self.patch_size
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.basis.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.basis.device
+
+
 @MODELS.register_module(name="PCAVideoVAE")
-class PCAVideoVAE(ChunkedVideoVAE, nn.Module):
+class PCAVideoVAE(LinearVideoVAE, nn.Module):
     """Linear video autoencoder with the ``OpenSoraVAE_V1_2`` interface.
 
     Args:
@@ -52,32 +81,17 @@ class PCAVideoVAE(ChunkedVideoVAE, nn.Module):
                  time_factor: int = 4, micro_frame_size: int = 17, micro_batch_size: Optional[int] = None,
                  in_channels: int = 3):
         super().__init__()
-        for name, value in (("latent_channels", latent_channels), ("patch_size", patch_size),
-                            ("time_factor", time_factor), ("micro_frame_size", micro_frame_size)):
-            if int(value) < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
-        self.in_channels, self.patch_size, self.time_factor = in_channels, patch_size, time_factor
+        self._init_sizes(latent_channels, patch_size, time_factor, micro_frame_size, micro_batch_size, in_channels)
         self.group_dim = in_channels * time_factor * patch_size * patch_size
         if latent_channels > self.group_dim:
             raise ValueError(f"latent_channels={latent_channels} exceeds the {self.group_dim} values of a group "
                              f"(3 x {time_factor} x {patch_size} x {patch_size}); use at most {self.group_dim}")
-        self.out_channels = latent_channels
-        self.micro_frame_size = micro_frame_size
-        self.micro_batch_size = micro_batch_size
-        self.latents_per_chunk = -(-micro_frame_size // time_factor)
         self.register_buffer("mean", torch.zeros(self.group_dim))
         self.register_buffer("basis", torch.eye(latent_channels, self.group_dim))
         self.register_buffer("shift", torch.zeros(1, latent_channels, 1, 1, 1))
         self.register_buffer("scale", torch.ones(1, latent_channels, 1, 1, 1))
-        self.arch = dict(latent_channels=latent_channels, patch_size=patch_size, time_factor=time_factor,
-                         micro_frame_size=micro_frame_size, in_channels=in_channels)
         if from_pretrained is not None:
             self.load_pretrained(from_pretrained)
-
-    # ---- properties -------------------------------------------------------------------------------
-    @property
-    def spatial_factor(self) -> int:
-        return self.patch_size
 
     @property
     def num_components(self) -> int:
@@ -88,14 +102,6 @@ class PCAVideoVAE(ChunkedVideoVAE, nn.Module):
         """Take ``mean``, ``basis`` and ``scale`` from :func:`fit_pca` (``shift`` stays 0: the fit centres)."""
         self.mean.copy_(fitted["mean"]), self.basis.copy_(fitted["basis"])
         self.scale.copy_(fitted["scale"].reshape(self.scale.shape)), self.shift.zero_()
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.basis.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.basis.device
 
     # ---- groups (shared with the fitting code) ------------------------------------------------------
     def to_groups(self, chunk: torch.Tensor) -> torch.Tensor:
