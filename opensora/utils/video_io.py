@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import fractions
+import io
 import itertools
+import struct
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,11 +98,54 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return rearrange(x, "c t h w -> t h w c").cpu().numpy()
 
 
+def _boxes(data: bytes) -> list:
+    """Top-level ISO-BMFF boxes of ``data`` as (type, bytes) pairs."""
+    out, i = [], 0
+    while i + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[i:i + 8])
+        if size < 8:
+            raise ValueError(f"malformed mp4 box {kind!r} of size {size} at byte {i}")
+        out.append((kind.decode("latin-1"), data[i:i + size]))
+        i += size
+    return out
+
+
+def _set_decode_time(moof: bytes, ticks: int) -> bytes:
+    """``moof`` with its track fragment's base decode time (``tfdt``, version 1) set to ``ticks``."""
+    b, found = bytearray(moof), False
+    for start, kind, end in _children(b, 8, len(b)):
+        if kind == b"traf":
+            for t_start, t_kind, _ in _children(b, start + 8, end):
+                if t_kind == b"tfdt":
+                    if b[t_start + 8] != 1:
+                        raise ValueError("expected a version-1 tfdt box from the mp4 muxer")
+                    b[t_start + 12:t_start + 20] = struct.pack(">Q", ticks)
+                    found = True
+    if not found:
+        raise ValueError("the mp4 muxer wrote a fragment without a tfdt box")
+    return bytes(b)
+
+
+def _children(buf: bytearray, start: int, end: int):
+    """(offset, type, end offset) of the boxes in ``buf[start:end]``."""
+    i = start
+    while i + 8 <= end:
+        size, kind = struct.unpack(">I4s", buf[i:i + 8])
+        yield i, kind, i + size
+        i += max(size, 8)
+
+
 class Mp4Writer:
     """Append frames to an h264 / yuv420p mp4 as they are produced; keeps at most ``max_frames`` frames.
 
-    The file is opened at the first ``write`` (its size is the frames' size; an odd side loses its last
-    row/column, as yuv420p needs even sizes). It is a fragmented mp4, so a stopped run leaves a playable file.
+    Every ``write`` call (one 17-frame chunk in the pipeline) becomes one self-contained fragment, encoded by
+    its own x264 instance (a closed GOP that starts with a keyframe) and appended to the file as soon as it is
+    encoded. So whatever stops the process (Ctrl-C, SIGTERM, ``kill -9``), the file holds a playable video of
+    every chunk written so far. The bytes depend only on the frames (x264 runs single-threaded, so they do not
+    depend on the machine's core count).
+
+    Layout: ``ftyp`` + ``moov`` (no samples: ``empty_moov``) from the first fragment, then ``moof`` + ``mdat``
+    per ``write``, each ``moof`` with its sequence number and its absolute start time (``tfdt``).
 
     Args:
         path: output file (parent directories are created).  fps: frame rate.
@@ -111,50 +156,73 @@ class Mp4Writer:
     def __init__(self, path, fps: int, max_frames: Optional[int] = None, crf: int = 18):
         self.path, self.fps, self.crf = Path(path), int(fps), int(crf)
         self.max_frames, self.written, self.received = max_frames, 0, 0
-        self._container = self._stream = None
+        self.size: Optional[tuple] = None
+        self._file = None
+        self._fragments = 0
 
-    def _open(self, height: int, width: int) -> None:
+    def _even_size(self, height: int, width: int) -> tuple:
         h, w = height // 2 * 2, width // 2 * 2
         if h < 2 or w < 2:
             raise ValueError(f"frame size {(height, width)} is too small for an h264 video (need >= 2x2)")
         if (h, w) != (height, width):
             logger.warning("%s: frame size %s is odd; writing %dx%d (yuv420p needs even sizes)",
                            self.path, (height, width), h, w)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._container = av.open(str(self.path), mode="w", options={"movflags": STREAMING_MOVFLAGS})
-        self._stream = self._container.add_stream("libx264", rate=self.fps)
-        self._time_base = fractions.Fraction(1, self.fps)
-        self._stream.width, self._stream.height, self._stream.pix_fmt = w, h, "yuv420p"
-        # mbtree off: x264's macroblock-tree rate control made the bytes vary from run to run (seen at small
-        # sizes), and resumed videos must equal uninterrupted ones; it costs a few percent of file size
-        self._stream.options = {"crf": str(self.crf), "x264-params": "mbtree=0"}
+        return h, w
+
+    def _encode_fragment(self, frames: np.ndarray) -> list:
+        """(T, H, W, 3) uint8 -> the top-level boxes of a one-fragment mp4 (a fresh encoder: closed GOP)."""
+        buffer = io.BytesIO()
+        options = {"movflags": STREAMING_MOVFLAGS, "fragment_index": str(self._fragments + 1)}
+        with av.open(buffer, mode="w", format="mp4", options=options) as container:
+            stream = container.add_stream("libx264", rate=self.fps)
+            stream.height, stream.width = self.size
+            stream.pix_fmt = "yuv420p"
+            # mbtree off: x264's macroblock-tree rate control made the bytes vary from run to run (seen at small
+            # sizes), and resumed videos must equal uninterrupted ones; one thread: bytes independent of the cores
+            stream.options = {"crf": str(self.crf), "x264-params": "mbtree=0:threads=1"}
+            time_base = fractions.Fraction(1, self.fps)
+            for i, array in enumerate(frames):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
+                frame.pts, frame.time_base = i, time_base
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+            ticks = time_base / stream.time_base  # track ticks per frame (the muxer's timescale)
+        if ticks.denominator != 1:
+            raise ValueError(f"the mp4 timescale does not hold whole frames at {self.fps} fps")
+        return [(kind, _set_decode_time(box, self.written * int(ticks)) if kind == "moof" else box)
+                for kind, box in _boxes(buffer.getvalue())]
+
+    def _append(self, boxes: list) -> None:
+        keep = ("ftyp", "moov", "moof", "mdat") if self._file is None else ("moof", "mdat")
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "wb")
+        self._file.write(b"".join(box for kind, box in boxes if kind in keep))
+        self._file.flush()  # on disk (page cache) now: a killed process leaves every finished fragment
+        self._fragments += 1
 
     def write(self, video: torch.Tensor) -> int:
-        """Append (3, T, H, W) frames in [-1, 1]; returns how many were kept."""
+        """Append (3, T, H, W) frames in [-1, 1] as one fragment; returns how many were kept."""
         if video.dim() != 4 or video.shape[0] != 3:
             raise ValueError(f"frames must be (3, T, H, W), got {tuple(video.shape)}")
-        if self._container is None:
-            self._open(video.shape[2], video.shape[3])
+        if self.size is None:
+            self.size = self._even_size(video.shape[2], video.shape[3])
         room = video.shape[1] if self.max_frames is None else max(0, self.max_frames - self.written)
         take = min(room, video.shape[1])
         self.received += video.shape[1]
-        for i, array in enumerate(to_uint8(video[:, :take, : self._stream.height, : self._stream.width])):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
-            frame.pts, frame.time_base = self.written + i, self._time_base
-            self._container.mux(self._stream.encode(frame))
-        self.written += take
+        if take > 0:
+            h, w = self.size
+            self._append(self._encode_fragment(to_uint8(video[:, :take, :h, :w])))
+            self.written += take
         return take
 
     def close(self) -> None:
-        if self._container is None:
-            return
-        self._container.mux(self._stream.encode(None))  # flush the encoder
-        self._container.close()
-        self._container = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
-
