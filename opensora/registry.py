@@ -7,6 +7,8 @@ from copy import deepcopy
 
 from mmengine.registry import Registry
 
+from opensora.utils.config import ConfigKeyError
+
 # Networks: STDiT3 variants, VAEs, text encoders.
 MODELS = Registry("model", locations=["opensora.models"])
 # Noise schedulers (stateless math over per-frame timesteps), e.g. "rflow".
@@ -19,12 +21,10 @@ OBJECTIVES = Registry("objective", locations=["opensora.training.objectives"])
 PLANS = Registry("plan", locations=["opensora.sampling.schedules"])
 
 
-class UnknownOptionError(KeyError, TypeError):
+class UnknownOptionError(ConfigKeyError, TypeError):
     """A config option that the component's signature does not take (a KeyError for the command-line wrapper,
     a TypeError like the call it prevents)."""
 
-    def __str__(self):
-        return str(self.args[0])
 
 
 def _check_options(target, cfg: dict, config_key: str, skip) -> None:

@@ -39,7 +39,8 @@ logger = logging.getLogger("extract_features")
 
 def parse_args(argv=None):
     p = add_config_args(argparse.ArgumentParser(description=__doc__,
-                                                formatter_class=argparse.RawDescriptionHelpFormatter))
+                                                formatter_class=argparse.RawDescriptionHelpFormatter),
+                        "configs/pavdm/train.py", "dataset.image_size=\"(240,426)\" dtype=fp32")
     p.add_argument("--data-path", help="video CSV (tools/build_csv.py)")
     p.add_argument("--output", type=Path, required=True, help="folder for the feature files and features.csv")
     p.add_argument("--num-frames", type=int, default=None, help="frames per clip (default: the longest bucket)")

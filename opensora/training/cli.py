@@ -19,6 +19,8 @@ from .runner import train
 from .train_utils import NonFiniteLossError
 
 logger = get_logger("train")
+STOP_HINT = ("continue with --load <the newest epochE-global_stepS folder of the experiment> (checkpoints are "
+             "written every ckpt_every steps)")
 
 # flag dest -> config key (Open-Sora's training flags)
 FLAG_TO_KEY = {
@@ -32,7 +34,8 @@ FLAG_TO_KEY = {
 
 def build_parser() -> argparse.ArgumentParser:
     p = add_config_args(argparse.ArgumentParser(description=__doc__,
-                                                formatter_class=argparse.RawDescriptionHelpFormatter))
+                                                formatter_class=argparse.RawDescriptionHelpFormatter),
+                        "configs/pavdm/train.py", "objective.type=fopp scheduler.num_sampling_steps=30")
     p.add_argument("--ckpt-path", help="initial STDiT3 weights (Hub id, snapshot folder or .safetensors)")
     p.add_argument("--data-path", help="dataset CSV (tools/build_csv.py or tools/extract_features.py)")
     p.add_argument("--outputs", help="folder for experiment folders (outputs/NNN-<config>)")
@@ -66,7 +69,7 @@ def main(argv=None) -> int:
 
 def cli() -> int:
     """``main`` with user errors (no data, bad flags or keys, weights not found, ...) as one-line messages."""
-    return run_cli(main)
+    return run_cli(main, stop_hint=STOP_HINT)
 
 
 if __name__ == "__main__":  # python -m opensora.training.cli, torchrun -m opensora.training.cli
