@@ -151,8 +151,9 @@ class Trainer:
             metrics["window"] = str(info["window"])
         self._losses = []
         self.monitor.log(self.pos.global_step, metrics)
-        logger.info("step %d  epoch %d  loss %.5f  lr %.3g  %.3f steps/s  %.2f samples/s  window %s x%d  skipped %d",
-                    self.pos.global_step, self.pos.epoch, metrics["loss"], metrics["lr"], metrics["steps_per_s"],
+        logger.info("step %d  epoch %d  loss %.5f  lr %.3g  grad_norm %s  %.3f steps/s  %.2f samples/s  window %s x%d  "
+                    "skipped %d", self.pos.global_step, self.pos.epoch, metrics["loss"], metrics["lr"],
+                    f"{grad_norm:.4g}" if grad_norm is not None else "-", metrics["steps_per_s"],
                     metrics["samples_per_s"], metrics.get("window", "-"), metrics["num_latents"],
                     metrics["skipped_files"])
 
