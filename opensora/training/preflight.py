@@ -99,10 +99,10 @@ def check_load(path) -> Path:
         complete = list_checkpoints(path.parent) if path.parent.is_dir() else []
         use = f"load the newest complete one: --load {complete[-1]}" if complete else \
             "no complete checkpoint is in that folder"
-        why = "an incomplete checkpoint left by an interrupted save (its name ends in .tmp)" \
-            if path.name.endswith(".tmp") else ("not a training checkpoint (no running_states.json)"
+        why = "is an incomplete checkpoint left by an interrupted save (its name ends in .tmp)" \
+            if path.name.endswith(".tmp") else ("is not a training checkpoint (no running_states.json)"
                                                 if path.is_dir() else "does not exist")
-        raise FileNotFoundError(f"--load {path} is {why}; {use}")
+        raise FileNotFoundError(f"--load {path} {why}; {use}")
     stale = stale_checkpoints(path.parent)
     if stale:
         logger.warning("%s holds %d incomplete checkpoint(s) left by interrupted saves (never loaded; safe to "
