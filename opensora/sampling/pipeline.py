@@ -166,8 +166,9 @@ def check_size_keys(cfg: Config, given) -> None:
     ignored = [k for k in ("resolution", "aspect_ratio") if k in given]
     if ignored and cfg.image_size is not None:
         names = " and ".join(f"{k}={cfg[k]!r}" for k in ignored)
+        flags = " / ".join(f"--{k.replace('_', '-')}" for k in ignored)
         raise ValueError(f"{names} would be ignored: image_size={tuple(cfg.image_size)} is set and takes "
-                         f"precedence; drop it, or also pass --cfg-options image_size=None (Python: "
+                         f"precedence; drop {flags}, or also pass --cfg-options image_size=None (Python: "
                          f"image_size=None) to size the video from resolution / aspect_ratio")
 
 

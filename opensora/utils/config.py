@@ -45,7 +45,7 @@ def check_top_level_keys(cfg: Config, known, what: str) -> None:
     unknown = sorted(k for k in cfg.keys() if not k.startswith("_") and k not in known)
     if unknown:
         hints = "; ".join(f"{k!r}{_close(k, known)}" for k in unknown)
-        raise ConfigKeyError(f"unknown key(s) in the {what} {getattr(cfg, 'filename', '') or ''}: {hints}. "
+        raise ConfigKeyError(f"unknown key(s) in the {what} {getattr(cfg, 'filename', '') or ''}: {hints}; "
                              f"remove or rename them (known keys: {', '.join(sorted(known))})")
 
 

@@ -277,3 +277,20 @@ def test_safetensors_with_a_pt_name_loads(tmp_path):
 
     save_file({"w": torch.arange(4.0)}, str(tmp_path / "weights.pt"))
     assert torch.equal(load_state_dict(tmp_path / "weights.pt")["w"], torch.arange(4.0))
+
+
+# README rows covered by the tests above that are not in the tables at the top (id -> test)
+OTHER_CASES = {
+    "save-dir-read-only": test_read_only_save_dir,
+    "second-run-same-save-dir": test_second_run_into_the_same_save_dir_is_refused,
+    "disk-full": test_full_disk_is_one_line,
+    "non-finite-velocity": test_non_finite_velocity_stops_naming_the_call_and_chunk,
+    "resume-finished-video-of-another-run": test_resume_refuses_a_finished_video_of_another_run,
+    "sigterm": test_sigterm_stops_cleanly_and_every_written_chunk_is_playable,
+    "kill-9": test_sigterm_stops_cleanly_and_every_written_chunk_is_playable,
+    "odd-image-sizes": test_top_level_is_exact_and_dry_run_runs_the_sampler_check,
+    "plan-level-above-1000": test_dry_run_refuses_a_plan_the_sampler_refuses,
+    "schedule-type-switch": test_schedule_type_switch_from_the_command_line,
+    "safetensors-named-pt": test_safetensors_with_a_pt_name_loads,
+}
+CASE_IDS = set(UP_FRONT) | set(CONFIG_FILE_CASES) | set(DRY_RUN_CASES) | set(OTHER_CASES)

@@ -71,3 +71,13 @@ def test_tools_are_installed_as_packages(monkeypatch):
     monkeypatch.chdir(REPO)
     dist = run_setup(str(REPO / "setup.py"), stop_after="init")
     assert {"tools", "tools.synthetic", "tools.eval"} <= set(dist.packages)
+
+
+# README rows covered by the tests above (id -> test)
+OTHER_CASES = {
+    "evaluate-corrupt-video": test_evaluate_skips_videos_it_cannot_evaluate,
+    "evaluate-timeline-sidecar": test_evaluate_skips_videos_it_cannot_evaluate,
+    "evaluate-nothing-readable": test_evaluate_with_no_readable_video_is_one_line,
+    "compare-methods-unknown-method": test_compare_methods_uses_the_wrapper,
+}
+CASE_IDS = set(OTHER_CASES)
