@@ -7,7 +7,8 @@ setup(
     name="opensora-pavdm",
     version="0.1.0",
     description="Progressive autoregressive long-video diffusion on Open-Sora v1.2",
-    packages=find_packages(include=["opensora", "opensora.*"]),
+    # tools/ too, so that `python -m tools.synthetic.generate` / `-m tools.eval.evaluate` work from any folder
+    packages=find_packages(include=["opensora", "opensora.*", "tools", "tools.*"]),
     python_requires=">=3.10",
     install_requires=[],
     extras_require={"gpu": ["xformers==0.0.35", "flash-attn==2.8.3.post2"]},

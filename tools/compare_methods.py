@@ -494,13 +494,9 @@ def main(argv=None) -> Path:
 
 def cli() -> int:
     """``main`` with user errors (unknown method, missing config or key, bad prompts) as one-line messages."""
-    from opensora.utils.config import ConfigKeyError
-    try:
-        main()
-    except (ValueError, FileNotFoundError, ConfigKeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    from opensora.utils.cli import run_cli
+
+    return run_cli(main)
 
 
 if __name__ == "__main__":

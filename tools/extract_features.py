@@ -26,9 +26,10 @@ from tqdm import tqdm
 from opensora.datasets import write_csv
 from opensora.registry import DATASETS, build_module
 from opensora.training.build import build_encoders
+from opensora.training.preflight import TRAIN_CONFIG_KEYS
 from opensora.utils.ckpt import save_safetensors
 from opensora.utils.cli import run_cli
-from opensora.utils.config import add_config_args, parse_config, to_dict
+from opensora.utils.config import add_config_args, check_top_level_keys, parse_config, to_dict
 from opensora.utils.dist import barrier, destroy, get_rank, get_world_size, init_distributed
 from opensora.utils.dtype import DTYPES, as_dtype
 from opensora.utils.video_io import VideoReadError
@@ -37,15 +38,22 @@ COLUMNS = ("path", "text", "num_frames", "height", "width", "fps")
 logger = logging.getLogger("extract_features")
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     p = add_config_args(argparse.ArgumentParser(description=__doc__,
-                                                formatter_class=argparse.RawDescriptionHelpFormatter))
+                                                formatter_class=argparse.RawDescriptionHelpFormatter),
+                        "configs/pavdm/train.py", "dataset.image_size=\"(240,426)\" dtype=fp32")
     p.add_argument("--data-path", help="video CSV (tools/build_csv.py)")
     p.add_argument("--output", type=Path, required=True, help="folder for the feature files and features.csv")
     p.add_argument("--num-frames", type=int, default=None, help="frames per clip (default: the longest bucket)")
     p.add_argument("--save-dtype", default="bf16", choices=sorted(DTYPES), help="storage precision")
     p.add_argument("--no-progress", action="store_true")
-    return parse_config(p, argv, {"data_path": "dataset.data_path"})
+    return p
+
+
+def parse_args(argv=None):
+    cfg, args = parse_config(build_parser(), argv, {"data_path": "dataset.data_path"})
+    check_top_level_keys(cfg, TRAIN_CONFIG_KEYS, "training config")
+    return cfg, args
 
 
 def encode_row(dataset, index: int, num_frames: int, *, vae, text_encoder, generator, device) -> dict:

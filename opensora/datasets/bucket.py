@@ -50,9 +50,12 @@ class BucketBatchSampler(Sampler):
         weights = torch.tensor([self.buckets[f] for f in self.frames], dtype=torch.float64)
         self.weights = self.fits.double() * weights
         self.num_unusable = int((self.weights.sum(1) == 0).sum())
+        self.exact_length = bool(getattr(dataset, "exact_length", False))
+        self._lengths = sorted({c for c in counts if c is not None})
         if self.num_unusable:
-            logger.warning("skipping %d of %d rows: too short for every bucket %s per the CSV's num_frames",
-                           self.num_unusable, len(counts), self.frames)
+            why = "no bucket equals their frame count" if self.exact_length else "too short for every bucket"
+            logger.warning("skipping %d of %d rows: %s %s per the CSV's num_frames", self.num_unusable,
+                           len(counts), why, self.frames)
         self.epoch, self.start_batch, self._cache = 0, 0, {}
 
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
@@ -90,8 +93,16 @@ class BucketBatchSampler(Sampler):
         if n == 0:
             raise ValueError(f"no full batch in epoch {epoch}: {len(self.weights) - self.num_unusable} usable rows, "
                              f"batch_size {self.batch_size} x {self.num_replicas} ranks, buckets {self.buckets}; "
-                             "add data, lower --batch-size or add shorter buckets")
+                             + self._fix())
         return n
+
+    def _fix(self) -> str:
+        if self.exact_length and self.num_unusable:  # pre-extracted features cannot be cropped to a bucket
+            lengths = self._lengths[:5]
+            return (f"feature rows only serve a bucket of exactly their frame count, and these hold {lengths} "
+                    f"frames: set buckets=[({lengths[-1] if lengths else 119}, 1.0)] to match, or re-extract "
+                    f"with tools/extract_features.py --num-frames N for the bucket you want")
+        return "add data, lower --batch-size or add shorter buckets"
 
     def __len__(self) -> int:
         return max(self.num_batches(self.epoch) - self.start_batch, 0)

@@ -14,11 +14,12 @@ from pathlib import Path
 from opensora.utils import dist
 from opensora.utils.cli import run_cli
 from opensora.utils.config import add_config_args, parse_config
+from opensora.utils.files import prepare_output_dir
 from opensora.utils.logging import setup_logging
 
 from . import plan_export
-from .pipeline import LongVideoPipeline
-from .prompts import load_prompts
+from .pipeline import CONFIG_KEYS, LongVideoPipeline, check_size_keys
+from .prompts import PromptItem, Segment, load_prompts
 
 logger = logging.getLogger("opensora.inference")
 
@@ -29,11 +30,8 @@ FLAG_TO_KEY = {"ckpt_path": "model.from_pretrained", "prompt": "prompt", "prompt
                "cfg_scale": "cfg_scale", "seed": "seed", "save_dir": "save_dir", "batch_size": "batch_size",
                "num_sample": "num_sample"}
 
-# every key an inference config holds (tests/configs checks that configs have exactly these)
-CONFIG_KEYS = {"model", "vae", "text_encoder", "scheduler", "schedule", "cfg_scale", "num_frames", "resolution",
-               "aspect_ratio", "image_size", "fps", "whole_seconds", "prompt", "prompt_path", "reference_path",
-               "reference_side", "num_sample", "batch_size", "seed", "dtype", "save_dir", "save_state_every",
-               "crf", "save_latents", "progress"}
+__all__ = ["CONFIG_KEYS", "FLAG_TO_KEY", "build_parser", "cli", "main"]
+STOP_HINT = "every finished chunk is in the mp4s; rerun the same command with --resume to continue"
 
 
 def _frames(value: str):
@@ -42,7 +40,8 @@ def _frames(value: str):
 
 def build_parser() -> argparse.ArgumentParser:
     description = "Long-video inference (PA-VDM and baselines) with Open-Sora v1.2 weights; see README \"Inference\"."
-    parser = add_config_args(argparse.ArgumentParser(description=description))
+    parser = add_config_args(argparse.ArgumentParser(description=description), "configs/pavdm/infer_60s.py",
+                             "scheduler.num_sampling_steps=12 image_size=\"(240,426)\"")
     add = parser.add_argument
     add("--ckpt-path", help="diffusion model weights: Hub id, snapshot directory or .safetensors file")
     add("--prompt", nargs="+", help="prompt entries (plain, 'text||clip.mp4', or a timeline 'a|0| b|20|')")
@@ -71,37 +70,59 @@ def flag_prompts_replace_config(cfg, args) -> None:
         cfg.prompt = None
 
 
+def user_keys(args, cfg_options: dict) -> set:
+    """The config keys this command line sets on top of the config file (flags and --cfg-options)."""
+    flags = {key for dest, key in FLAG_TO_KEY.items() if getattr(args, dest, None) is not None}
+    return flags | set(cfg_options or {})
+
+
 def load_items(cfg, required: bool = True) -> list:
-    """The prompt items of the run (every rank parses the same list; the pipeline takes each rank's share)."""
+    """The prompt items of the run (every rank parses the same list; the pipeline takes each rank's share).
+    A dry run without prompts plans each ``--reference-path`` (or a text-only video when there is none)."""
     if not (cfg.prompt or cfg.prompt_path) and not required:
-        return []
+        refs = [cfg.reference_path] if isinstance(cfg.reference_path, str) else list(cfg.reference_path or [])
+        return [PromptItem((Segment("(no prompt)", 0.0),), str(r), "--reference-path") for r in refs]
     return load_prompts(cfg.prompt, cfg.prompt_path, cfg.reference_path)
 
 
 def dry_run(pipe: LongVideoPipeline, items: list, plan_out) -> dict:
-    """Plan of the first video (text-only without prompts), written as JSON + PNG; nothing is loaded."""
+    """The first video's plan (text-only without prompts) as JSON + PNG, and the cost of every video (all of
+    them were checked as a real run checks them). Nothing is loaded."""
     record = pipe.plan(items[0] if items else None)
     path = plan_export.write_plan_json(record, plan_out)
     png = plan_export.plot_plan(record, path.with_suffix(".png"))
     print(plan_export.summary(record))
+    if len(items) > 1:
+        calls = {}  # one plan per start: text only / with a reference
+        for item in items:
+            start = item.reference is not None
+            calls.setdefault(start, pipe.plan(item)["num_calls"])
+        total = sum(calls[i.reference is not None] for i in items) * pipe.sampling.num_sample
+        print(f"{len(items)} prompts x {pipe.sampling.num_sample} sample(s) checked: {total} model calls in total")
     print(f"model calls: {record['num_calls']}\nwrote {path} and {png}")
     return record
 
 
 def main(argv=None):
-    # 1. config: file + flags + --cfg-options (unknown keys are errors)
+    # 1. config: file + flags + --cfg-options (unknown keys, ignored flags and bad values are errors)
     cfg, args = parse_config(build_parser(), argv, FLAG_TO_KEY)
     flag_prompts_replace_config(cfg, args)
+    check_size_keys(cfg, user_keys(args, args.cfg_options))
+    if not args.dry_run:
+        prepare_output_dir(cfg.save_dir)
     # 2. distributed (torchrun or a single process), logging
     info = dist.init_distributed()
     setup_logging(info.rank, None if args.dry_run else cfg.save_dir)
-    # 3. prompts (parsed before any weights are read, so a malformed line fails fast)
+    # 3. prompts, plans, references, timelines: all checked before any network is built or weights are read
     items = load_items(cfg, required=not args.dry_run)
-    # 4. networks, scheduler and settings (a dry run builds the VAE's architecture only)
-    pipe = LongVideoPipeline.from_config(cfg, dry_run=args.dry_run, device=info.device)
+    planner = LongVideoPipeline.from_config(cfg, dry_run=True, device=info.device)
+    if items:
+        planner.check(items)
     if args.dry_run:
         plan_out = Path(args.plan_out) if args.plan_out else Path(cfg.save_dir) / "plan.json"
-        return dry_run(pipe, items, plan_out) if info.rank == 0 else None
+        return dry_run(planner, items, plan_out) if info.rank == 0 else None
+    # 4. networks, scheduler and settings
+    pipe = LongVideoPipeline.from_config(cfg, device=info.device)
     # 5. generate: each rank streams its videos' chunks into their mp4 files
     written = pipe(items, save_dir=cfg.save_dir, resume=args.resume)
     logger.info("rank %d wrote %d videos to %s", info.rank, len(written), cfg.save_dir)
@@ -112,7 +133,7 @@ def main(argv=None):
 
 def cli() -> int:
     """``main`` with user errors (bad flags, weights not found, short reference, ...) as one-line messages."""
-    return run_cli(main)
+    return run_cli(main, stop_hint=STOP_HINT)
 
 
 if __name__ == "__main__":  # python -m opensora.sampling.cli, torchrun -m opensora.sampling.cli

@@ -43,9 +43,13 @@ def parse_num_frames(value, fps: int) -> int:
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*s\s*", value)
         if not match:
             raise ValueError(f"num_frames={value!r}: give a frame count (e.g. 1445) or seconds (e.g. '60s')")
-        return int(round(float(match.group(1)) * fps))
+        frames = int(round(float(match.group(1)) * fps))
+        if frames < 1:
+            raise ValueError(f"num_frames={value!r} is {frames} frames at {fps} fps; give at least one frame "
+                             f"(e.g. '60s' or 1445)")
+        return frames
     if int(value) < 1:
-        raise ValueError(f"num_frames={value}: need at least 1 frame")
+        raise ValueError(f"num_frames={value}: need at least 1 frame (e.g. 1445, or seconds such as '60s')")
     return int(value)
 
 

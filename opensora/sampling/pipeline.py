@@ -35,25 +35,32 @@ from opensora.registry import MODELS, SCHEDULERS, build_module
 from opensora.schedulers.plan import ChunkSchedule
 from opensora.schedulers.rectified_flow import RFlow
 from opensora.utils import dist
-from opensora.utils.config import apply_overrides, load_config, to_dict
+from opensora.utils.config import apply_overrides, check_top_level_keys, load_config, to_dict
 from opensora.utils.dtype import as_dtype
+from opensora.utils.files import DirLock, disk_errors, prepare_output_dir
 from opensora.utils.video_io import Mp4Writer, to_uint8
 
-from . import plan_export
+from . import checks, plan_export
 from .conditioning import encode_captions, make_denoiser
 from .geometry import VideoGeometry, image_size_for, video_geometry
 from .prompts import PromptItem, parse_prompt
 from .references import check_references, encode_references
 from .resume import ResumeStore
 from .schedules import build_plan
-from .sliding_window import SlidingWindowSampler
+from .sliding_window import SlidingWindowSampler, check_entry_levels
 from .video_files import (ChunkSink, VideoJob, batch_fingerprint, decode_chunk, finish_batch, is_done, make_batches,
-                          seam_record,
-                          make_jobs)
+                          make_jobs, seam_record)
 
 logger = logging.getLogger(__name__)
 
 Prompt = Union[str, PromptItem]
+
+# every key an inference config holds (tests/configs checks that configs have exactly these; from_config
+# refuses any other, so a misspelt key in a config file is an error, not silently ignored)
+CONFIG_KEYS = {"model", "vae", "text_encoder", "scheduler", "schedule", "cfg_scale", "num_frames", "resolution",
+               "aspect_ratio", "image_size", "fps", "whole_seconds", "prompt", "prompt_path", "reference_path",
+               "reference_side", "num_sample", "batch_size", "seed", "dtype", "save_dir", "save_state_every",
+               "crf", "save_latents", "progress"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +84,9 @@ class VideoSettings:
     fps: int = 24
     whole_seconds: bool = True
 
+    def __post_init__(self):
+        checks.check_video_settings(self)
+
 
 @dataclass(frozen=True, kw_only=True)
 class SamplingSettings:
@@ -90,6 +100,9 @@ class SamplingSettings:
     batch_size: int = 1
     seed: int = 42
 
+    def __post_init__(self):
+        checks.check_sampling_settings(self)
+
 
 @dataclass(frozen=True, kw_only=True)
 class OutputSettings:
@@ -101,6 +114,9 @@ class OutputSettings:
     save_latents: bool = False
     progress: bool = True
     fingerprint: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        checks.check_output_settings(self)
 
 
 SETTINGS = (VideoSettings, SamplingSettings, OutputSettings)
@@ -133,21 +149,40 @@ def _split_settings(settings: dict) -> list:
 def _build_networks(cfg: Config, device, dry_run: bool) -> Networks:
     """VAE, scheduler, model, text encoder from ``cfg`` (in that order: random inits draw in sequence)."""
     dtype = as_dtype(cfg.dtype)
-    scheduler = build_module(to_dict(cfg.scheduler), SCHEDULERS)
+    scheduler = build_module(to_dict(cfg.scheduler), SCHEDULERS, config_key="scheduler")
     if dry_run:  # the VAE's architecture only, on the meta device: sizes, no weights, no memory
         with torch.device("meta"):
-            return Networks(vae=build_module(dict(to_dict(cfg.vae), from_pretrained=None), MODELS),
+            return Networks(vae=build_module(dict(to_dict(cfg.vae), from_pretrained=None), MODELS, config_key="vae"),
                             scheduler=scheduler)
-    vae = build_module(to_dict(cfg.vae), MODELS).to(device, dtype).eval()
-    model = build_module(to_dict(cfg.model), MODELS).to(device, dtype).eval()
-    text_encoder = build_module(to_dict(cfg.text_encoder), MODELS, device=device)
+    vae = build_module(to_dict(cfg.vae), MODELS, config_key="vae").to(device, dtype).eval()
+    model = build_module(to_dict(cfg.model), MODELS, config_key="model").to(device, dtype).eval()
+    text_encoder = build_module(to_dict(cfg.text_encoder), MODELS, config_key="text_encoder", device=device)
     return Networks(vae=vae, scheduler=scheduler, model=model, text_encoder=text_encoder)
+
+
+def check_size_keys(cfg: Config, given) -> None:
+    """``resolution`` / ``aspect_ratio`` set (``given``: the keys a user set on top of the config file) while
+    ``image_size`` is set would be ignored: an error, not a silent no-op."""
+    ignored = [k for k in ("resolution", "aspect_ratio") if k in given]
+    if ignored and cfg.image_size is not None:
+        names = " and ".join(f"{k}={cfg[k]!r}" for k in ignored)
+        flags = " / ".join(f"--{k.replace('_', '-')}" for k in ignored)
+        raise ValueError(f"{names} would be ignored: image_size={tuple(cfg.image_size)} is set and takes "
+                         f"precedence; drop {flags}, or also pass --cfg-options image_size=None (Python: "
+                         f"image_size=None) to size the video from resolution / aspect_ratio")
+
+
+def _image_size(cfg: Config) -> tuple:
+    if cfg.image_size is not None:
+        return checks.check_image_size(cfg.image_size)
+    return image_size_for(cfg.resolution, cfg.aspect_ratio)
 
 
 def _settings_from_config(cfg: Config) -> dict:
     """The pipeline settings of an inference config (the CLI's prompt, file and save_dir keys are not)."""
-    fingerprint = {"model": cfg.model.get("from_pretrained"), "config": Path(cfg.filename).name}
-    return dict(image_size=tuple(cfg.image_size or image_size_for(cfg.resolution, cfg.aspect_ratio)),
+    fingerprint = {"model": cfg.model.get("from_pretrained"), "config": Path(cfg.filename).name,
+                   "dtype": cfg.dtype}
+    return dict(image_size=_image_size(cfg),
                 num_frames=cfg.num_frames, fps=cfg.fps, whole_seconds=cfg.whole_seconds,
                 schedule=to_dict(cfg.schedule), cfg_scale=cfg.cfg_scale, reference_side=cfg.reference_side,
                 num_sample=cfg.num_sample, batch_size=cfg.batch_size, seed=cfg.seed,
@@ -185,12 +220,14 @@ class LongVideoPipeline:
         """
         cfg = load_config(config) if not isinstance(config, Config) else config
         apply_overrides(cfg, overrides)
+        check_top_level_keys(cfg, CONFIG_KEYS, "inference config")
+        check_size_keys(cfg, overrides)
+        settings = _split_settings(_settings_from_config(cfg))  # checked before anything is built
         device = torch.device(device) if device is not None else dist.init_distributed().device
         with torch.random.fork_rng(devices=[]):  # random inits (weight-less networks) repeat; global RNG kept
             torch.manual_seed(cfg.seed)
             networks = _build_networks(cfg, device, dry_run)
-        return cls(networks, **dict(zip(("video", "sampling", "output"),
-                                        _split_settings(_settings_from_config(cfg)))), device=device)
+        return cls(networks, **dict(zip(("video", "sampling", "output"), settings)), device=device)
 
     @classmethod
     def from_components(cls, *, model, vae, text_encoder, scheduler=None, device=None,
@@ -217,15 +254,37 @@ class LongVideoPipeline:
         return video_geometry(self.networks.vae, v.image_size, length, v.fps, v.whole_seconds)
 
     def _plan(self, geom: VideoGeometry, has_reference: bool) -> ChunkSchedule:
-        return build_plan(self.sampling.schedule, vae=self.networks.vae, geom=geom,
-                          scheduler=self.networks.scheduler, has_reference=has_reference)
+        """The plan of a batch, checked as the sampler checks it (every generated chunk starts at 1000)."""
+        schedule = build_plan(self.sampling.schedule, vae=self.networks.vae, geom=geom,
+                              scheduler=self.networks.scheduler, has_reference=has_reference)
+        check_entry_levels(schedule)
+        return schedule
+
+    def check(self, prompts: Union[Prompt, Sequence[Prompt]], *, seconds: Optional[float] = None,
+              num_frames: Optional[int] = None) -> VideoGeometry:
+        """Everything a run checks before sampling, for every video: the plan of each start (text only, with a
+        reference), every reference (readable, long enough) and every timeline (no segment after the end).
+        Needs no weights (works on a ``dry_run`` pipeline); returns the geometry. Raises ``ValueError``."""
+        items = [_item(p) for p in ([prompts] if isinstance(prompts, (str, PromptItem)) else prompts)]
+        geom = self.geometry(seconds=seconds, num_frames=num_frames)
+        checks.check_timelines(items, geom)
+        refs = [i.reference for i in items if i.reference is not None]
+        if len(refs) < len(items) or not items:
+            self._plan(geom, False)
+        if refs:
+            check_references(refs, self._plan(geom, True), geom, self.sampling.reference_side)
+        return geom
 
     def plan(self, prompt: Optional[Prompt] = None, *, seconds: Optional[float] = None,
              num_frames: Optional[int] = None, reference: Optional[str] = None) -> dict:
         """The dry-run record (``plan.json``) of one video: every model call's levels, window and emitted
-        latents. A reference (``reference`` or the prompt's ``||clip``) is read and checked; nothing else."""
-        ref = reference if prompt is None else _item(prompt, reference).reference
+        latents. A reference (``reference`` or the prompt's ``||clip``) is read and checked, and a timeline
+        against the length; nothing else is loaded."""
+        item = None if prompt is None else _item(prompt, reference)
+        ref = reference if item is None else item.reference
         geom = self.geometry(seconds=seconds, num_frames=num_frames)
+        if item is not None:
+            checks.check_timeline(item, geom)
         schedule = self._plan(geom, ref is not None)
         if ref is not None:
             check_references([ref], schedule, geom, self.sampling.reference_side)
@@ -290,8 +349,9 @@ class LongVideoPipeline:
         Nothing but the sampler's window and the current chunk is held in memory.
         """
         self._check_ready()
-        job = VideoJob("stream", _item(prompt, reference), seed)
+        job = VideoJob("stream", _item(prompt, reference), checks.check_seed(seed))
         geom = self.geometry(seconds=seconds, num_frames=num_frames)
+        checks.check_timeline(job.prompt, geom)
         schedule = self._plan(geom, job.has_reference)
         bar, on_call = self._progress([job], schedule, 0)
         sampler, emitted = self._sampler([job], geom, schedule, on_call=on_call), 0
@@ -317,15 +377,22 @@ class LongVideoPipeline:
         """
         self._check_ready()
         items = [_item(p) for p in ([prompts] if isinstance(prompts, (str, PromptItem)) else prompts)]
-        jobs = make_jobs(items, self.sampling.num_sample, self.sampling.seed if seed is None else seed)
-        mine, geom = self.shard(jobs), self.geometry(seconds=seconds, num_frames=num_frames)
+        if not items:
+            raise ValueError("no prompts: give at least one prompt (--prompt 'text' or --prompt-path FILE)")
+        seed = checks.check_seed(self.sampling.seed if seed is None else seed)
+        jobs = make_jobs(items, self.sampling.num_sample, seed)
+        if jobs[-1].seed > checks.MAX_SEED:
+            raise ValueError(f"seed={seed}: video j uses seed + j, and the last of {len(jobs)} videos would exceed "
+                             f"{checks.MAX_SEED}; use a smaller --seed")
+        mine = self.shard(jobs)
+        geom = self.check([j.prompt for j in mine] or items, seconds=seconds, num_frames=num_frames)
         logger.info("rank %d/%d: %d of %d videos; %s", dist.get_rank(), dist.get_world_size(), len(mine),
                     len(jobs), geom)
-        refs = [j.prompt.reference for j in mine if j.has_reference]
-        if refs:
-            check_references(refs, self._plan(geom, True), geom, self.sampling.reference_side)
-        batches = make_batches(mine, self.sampling.batch_size)
-        return [p for batch in batches for p in self._write_batch(batch, geom, Path(save_dir), resume)]
+        save_dir = prepare_output_dir(save_dir)
+        with DirLock(save_dir, dist.get_rank()), disk_errors(save_dir, "free some space or choose another "
+                                                             "--save-dir, then rerun with --resume"):
+            batches = make_batches(mine, self.sampling.batch_size)
+            return [p for batch in batches for p in self._write_batch(batch, geom, save_dir, resume)]
 
     # ---- one batch to files ------------------------------------------------------------------------
     def _store(self, jobs: list, geom: VideoGeometry, schedule: ChunkSchedule, save_dir: Path) -> ResumeStore:
@@ -338,11 +405,15 @@ class LongVideoPipeline:
         store = self._store(jobs, geom, schedule, save_dir)
         paths = [save_dir / f"{j.name}.mp4" for j in jobs]
         if resume and is_done(save_dir, jobs, store):
-            logger.info("skipping %s: already finished", ", ".join(j.name for j in jobs))
+            logger.info("skipping %s: already finished (same run fingerprint)", ", ".join(j.name for j in jobs))
             return paths
         state = store.load_state() if resume else None
         if state is None:
             store.clear()
+        elif resume:
+            logger.info("resuming %s from %s: %d of %d chunks done, model call %d of %d",
+                        ", ".join(j.name for j in jobs), store.state_path, state.num_yielded, schedule.num_chunks,
+                        state.iteration, schedule.num_iterations)
         bar, on_call = self._progress(jobs, schedule, 0 if state is None else state.iteration)
         sampler = self._sampler(jobs, geom, schedule, state=state, on_call=on_call)
         with ExitStack() as stack:
@@ -355,8 +426,20 @@ class LongVideoPipeline:
                     store.save_state(sampler.state())
             bar.close()
         finish_batch(save_dir, jobs, schedule, geom, writers, store, save_latents=self.output.save_latents,
-                     run=self.output.fingerprint, seams=seam_record(self.networks.vae, geom, schedule))
+                     run=self.output.fingerprint, seams=seam_record(self.networks.vae, geom, schedule),
+                     settings=self._reproduce(geom))
         return paths
+
+    def _reproduce(self, geom: VideoGeometry) -> dict:
+        """The sidecar's settings that, with prompt, seed, weights and config, reproduce a video."""
+        sched = self.networks.scheduler
+        scheduler = {k: getattr(sched, k) for k in ("num_sampling_steps", "use_timestep_transform",
+                                                    "transform_scale", "bf16_ratio") if hasattr(sched, k)}
+        return {"image_size": list(geom.image_size), "num_frames_requested": geom.num_frames,
+                "whole_seconds": self.video.whole_seconds, "cfg_scale": self.sampling.cfg_scale,
+                "num_sampling_steps": scheduler.get("num_sampling_steps"), "schedule": dict(self.sampling.schedule),
+                "scheduler": {"type": type(sched).__name__, **scheduler},
+                "reference_side": self.sampling.reference_side, "crf": self.output.crf}
 
 
 def _item(prompt: Prompt, reference: Optional[str] = None) -> PromptItem:

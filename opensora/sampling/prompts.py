@@ -144,13 +144,25 @@ def _resolve(ref: Optional[str], base: Path) -> Optional[str]:
     return str(candidate) if candidate.exists() else ref
 
 
+def _lines(path: Path) -> list:
+    """The lines of a UTF-8 text file; a line that is not UTF-8 is an error naming ``path:line``."""
+    lines = []
+    for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise PromptFormatError(f"{path}:{number}: not UTF-8 text (byte {raw[exc.start]:#04x} at column "
+                                    f"{exc.start + 1}); save the prompt file as UTF-8") from None
+    return lines
+
+
 def read_prompt_file(path) -> list:
     """Parse every non-blank line of ``path``; errors name ``path:line``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"prompt file {path} does not exist; pass --prompt-path FILE (one prompt per line)")
     items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(_lines(path), start=1):
         if line.strip():
             item = parse_prompt(line, f"{path}:{number}")
             items.append(PromptItem(item.segments, _resolve(item.reference, path.parent), item.source))

@@ -107,6 +107,9 @@ def rw_plan(*, vae, geom, scheduler, has_reference: bool, clip_frames: int = 51,
 
 def _check_schedule_cfg(cfg: dict) -> None:
     """``schedule.type`` is registered and every other key is an option of its builder."""
+    if not isinstance(cfg, dict):
+        raise ValueError(f"schedule={cfg!r} must be a dict with a 'type', e.g. schedule=dict(type='pa') "
+                         f"(on the command line: --cfg-options schedule.type=pa)")
     PLANS.import_from_location()
     kind = cfg.get("type")
     if kind not in PLANS.module_dict:
@@ -120,5 +123,5 @@ def _check_schedule_cfg(cfg: dict) -> None:
 def build_plan(schedule_cfg: dict, *, vae, geom: VideoGeometry, scheduler, has_reference: bool) -> ChunkSchedule:
     """The plan for one batch: ``schedule_cfg`` is the config's ``schedule`` dict (see the module docstring)."""
     _check_schedule_cfg(schedule_cfg)
-    return build_module(dict(schedule_cfg), PLANS, vae=vae, geom=geom, scheduler=scheduler,
+    return build_module(dict(schedule_cfg), PLANS, config_key="schedule", vae=vae, geom=geom, scheduler=scheduler,
                         has_reference=has_reference)

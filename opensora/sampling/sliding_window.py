@@ -80,6 +80,26 @@ def walk(schedule: ChunkSchedule) -> list[Step]:
             for i in range(schedule.num_iterations)]
 
 
+class NonFiniteSampleError(FloatingPointError):
+    """The latents became NaN or inf during sampling (the run stops; its resume state is the last good chunk)."""
+
+
+def check_entry_levels(schedule: ChunkSchedule, steps: Optional[Sequence[Step]] = None) -> None:
+    """Every generated chunk must enter the window at exactly 1000 (pure noise): checked on the plan, so a
+    dry run refuses what the sampler would refuse (only reference chunks may start partly noised)."""
+    seen = set(range(schedule.num_ref_chunks))
+    for step in walk(schedule) if steps is None else steps:
+        for c in step.window:
+            if c in seen:
+                continue
+            seen.add(c)
+            level = float(schedule.levels[step.index, c])
+            if level != NUM_TIMESTEPS:
+                raise ValueError(f"chunk {c} enters the window at level {level!r} in iteration {step.index}; a "
+                                 f"generated chunk must start from pure noise ({NUM_TIMESTEPS}); only reference "
+                                 f"chunks may start partly noised (the schedule {schedule.name!r} is invalid)")
+
+
 def last_use(steps: Sequence[Step], num_chunks: int) -> list[int]:
     """Per chunk, the last iteration whose window contains it (-1 if none)."""
     last = [-1] * num_chunks
@@ -123,6 +143,7 @@ class SlidingWindowSampler:
         self.latent_shape, self.generators = tuple(latent_shape), list(generators)
         self.dtype, self.device = dtype, torch.device(device) if device is not None else torch.device("cpu")
         self.steps = walk(schedule)
+        check_entry_levels(schedule, self.steps)
         self._last = last_use(self.steps, schedule.num_chunks)
         if state is None:
             self._check_reference(reference)
@@ -219,6 +240,7 @@ class SlidingWindowSampler:
         v = self.denoise(z, t.to(torch.promote_types(z.dtype, torch.float32)), idx)
         self._check_velocity(v, z)
         z_act = euler_step(z[:, :, n_ctx:], v[:, :, n_ctx:], t[:, n_ctx:], t_next[:, n_ctx:])
+        self._check_finite(z_act, step)
         for c, part in zip(step.active, z_act.split(self.schedule.chunk_size, dim=2)):
             self._chunks[c] = part.contiguous()  # a standalone tensor, not a view pinning the window
         self._pending.extend(step.emitted)
@@ -250,6 +272,20 @@ class SlidingWindowSampler:
         ctx = z[:, :, :n_ctx]
         noise = draw_noise(self.generators, ctx.shape[1:], ctx.dtype, self.device)
         return torch.cat([add_noise(ctx, noise, t[:, :n_ctx]), z[:, :, n_ctx:]], dim=2)
+
+    def _check_finite(self, z_act: torch.Tensor, step: Step) -> None:
+        """Stop on NaN / inf latents (a non-finite velocity, or an overflow) before they are stored or emitted."""
+        finite = torch.isfinite(z_act).flatten(3).all(-1).all(1)  # (B, T_active)
+        if bool(finite.all()):
+            return
+        bad = ~finite
+        chunks = sorted({step.active[int(j) // self.schedule.chunk_size] for j in torch.nonzero(bad.any(0))})
+        samples = torch.nonzero(bad.any(1)).flatten().tolist()
+        raise NonFiniteSampleError(
+            f"the latents became NaN or inf in model call {step.index + 1} of {self.num_calls} (iteration "
+            f"{step.index}), chunk(s) {chunks}, sample(s) {samples}: the model returned a non-finite velocity. "
+            f"Check the weights (--ckpt-path), dtype (bf16 overflow: try --cfg-options dtype=fp32) and cfg_scale; "
+            f"{self._num_yielded} chunk(s) were finished before it")
 
     @staticmethod
     def _check_velocity(v: torch.Tensor, z: torch.Tensor) -> None:

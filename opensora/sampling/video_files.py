@@ -4,8 +4,9 @@
 ``<name>.mp4``            h264 / yuv420p, fragmented (a stopped run leaves a playable partial video), cut to
                           the geometry's ``frames_kept``
 ``<name>.latents.pt``     (1, C_z, N C, h, w) with ``save_latents`` (read back from the resume store)
-``<name>.json``           prompt timeline, reference, seed, frames, fps, plan, model calls, rank and the run's
-                          fingerprint (weights, config); written last, so it marks the video done
+``<name>.json``           prompt timeline, reference, seed, frames, fps, plan, model calls, rank, what
+                          reproduces it (weights, config, image size, cfg scale, steps, schedule, scheduler,
+                          reference side, crf) and the batch fingerprint; written last: it marks the video done
 ``.resume/<batch>/``      :class:`~opensora.sampling.resume.ResumeStore` (removed when the batch is done)
 ========================  ===================================================================================
 """
@@ -22,7 +23,7 @@ from opensora.utils import dist
 
 from .geometry import VideoGeometry
 from .prompts import PromptItem
-from .resume import ResumeStore
+from .resume import ResumeMismatchError, ResumeStore
 from .sliding_window import FinishedChunk
 
 
@@ -97,9 +98,32 @@ def batch_fingerprint(jobs: list, schedule: ChunkSchedule, geom: VideoGeometry, 
             "geometry": repr(geom), "cfg_scale": float(cfg_scale), **run}
 
 
+def _json_ready(value):
+    """``value`` as JSON gives it back (tuples -> lists), so a fingerprint compares equal after a round trip."""
+    return json.loads(json.dumps(value))
+
+
 def is_done(save_dir: Path, jobs: list, store: ResumeStore) -> bool:
+    """Whether every video of the batch is finished *by this run*: mp4 + sidecar present, no resume state, and
+    every sidecar's run fingerprint equal to ``store.fingerprint``; a finished video of another run raises
+    :class:`ResumeMismatchError` (it is never taken for this run's)."""
     files = [save_dir / f"{j.name}{ext}" for j in jobs for ext in (".mp4", ".json")]
-    return all(f.is_file() for f in files) and not store.state_path.is_file()
+    if not all(f.is_file() for f in files) or store.state_path.is_file():
+        return False
+    want = _json_ready(store.fingerprint)
+    for job in jobs:
+        sidecar = save_dir / f"{job.name}.json"
+        try:
+            saved = json.loads(sidecar.read_text()).get("fingerprint")
+        except (OSError, ValueError, AttributeError):
+            saved = None
+        if saved != want:
+            diff = sorted(k for k in set(saved or {}) | set(want) if (saved or {}).get(k) != want.get(k))
+            what = f"differs in {diff}" if saved is not None else "has no run fingerprint (an older or damaged file)"
+            raise ResumeMismatchError(f"{save_dir / job.name}.mp4 is a finished video of a different run ({sidecar} "
+                                      f"{what}); --resume keeps finished videos only for the same config, prompts, "
+                                      f"seeds and weights: use another --save-dir, or drop --resume to overwrite it")
+    return True
 
 
 def seam_record(vae, geom: VideoGeometry, schedule: ChunkSchedule) -> dict:
@@ -110,9 +134,10 @@ def seam_record(vae, geom: VideoGeometry, schedule: ChunkSchedule) -> dict:
 
 
 def finish_batch(save_dir: Path, jobs: list, schedule: ChunkSchedule, geom: VideoGeometry, writers: list,
-                 store: ResumeStore, *, save_latents: bool, run: dict, seams: dict) -> None:
+                 store: ResumeStore, *, save_latents: bool, run: dict, seams: dict, settings: dict) -> None:
     """Per video: the latents (if asked) and a ``.json`` sidecar (written last: it marks the video done);
-    ``seams`` is :func:`seam_record`."""
+    ``seams`` is :func:`seam_record`; ``settings`` what else reproduces the video (cfg scale, steps, size,
+    schedule, ...); the sidecar's ``fingerprint`` is the batch's (``--resume`` compares it)."""
     latents = None
     if save_latents:
         latents = torch.cat([store.load_chunk(c) for c in range(schedule.num_chunks)], dim=2)
@@ -121,6 +146,7 @@ def finish_batch(save_dir: Path, jobs: list, schedule: ChunkSchedule, geom: Vide
             torch.save(latents[b:b + 1].clone(), save_dir / f"{job.name}.latents.pt")
         info = {"prompt": [[s.text, s.start] for s in job.prompt.segments], "reference": job.prompt.reference,
                 "seed": job.seed, "frames": writer.written, "fps": geom.fps, "plan": schedule.name,
-                "model_calls": schedule.num_iterations, "rank": dist.get_rank(), "seams": seams, **run}
+                "model_calls": schedule.num_iterations, "rank": dist.get_rank(), "seams": seams, **run,
+                **settings, "fingerprint": _json_ready(store.fingerprint)}
         (save_dir / f"{job.name}.json").write_text(json.dumps(info, indent=1))
     store.clear()

@@ -131,7 +131,11 @@ def transformed_levels(num_steps: int, ratio) -> torch.Tensor:
     raw = torch.arange(num_steps + 1, dtype=torch.float64) * (NUM_TIMESTEPS / num_steps)
     raw[-1] = NUM_TIMESTEPS  # exact end point, independent of float rounding of 1000 / S * S
     ratio = torch.as_tensor(ratio, dtype=torch.float64)
-    return timestep_transform(raw if ratio.dim() == 0 else raw.expand(ratio.shape[0], -1), ratio)
+    levels = timestep_transform(raw if ratio.dim() == 0 else raw.expand(ratio.shape[0], -1), ratio).clone()
+    # exact end points: sigma(1000) = 1000 r / r rounds to 1000.0000000000001 for some ratios (e.g. 32 x 32
+    # pixels), and a chunk must enter the window at exactly 1000 (pure noise)
+    levels[..., 0], levels[..., -1] = 0.0, float(NUM_TIMESTEPS)
+    return levels
 
 
 def sample_clip_timesteps(batch_size: int, num_latents: int, *, method: str = "uniform", loc: float = 0.0,

@@ -30,7 +30,7 @@ def create_experiment_dir(outputs, name: str) -> Path:
 
 def build_data(cfg, *, rank: int, world_size: int):
     """(dataset, bucket sampler, loader) from ``cfg.dataset``, ``cfg.buckets``, ``cfg.batch_size``, ``cfg.seed``."""
-    dataset = build_module(to_dict(cfg.dataset), DATASETS)
+    dataset = build_module(to_dict(cfg.dataset), DATASETS, config_key="dataset")
     sampler = BucketBatchSampler(dataset, to_dict(cfg.buckets), cfg.batch_size, num_replicas=world_size,
                                  rank=rank, seed=cfg.seed)
     loader = build_dataloader(dataset, sampler, num_workers=cfg.num_workers, pin_memory=torch.cuda.is_available())
@@ -42,16 +42,18 @@ def build_encoders(cfg, *, device, latents_given: bool):
     arithmetic is used) and there is no text encoder."""
     if latents_given:
         with torch.device("meta"):
-            vae = build_module(dict(to_dict(cfg.vae), from_pretrained=None), MODELS)
+            vae = build_module(dict(to_dict(cfg.vae), from_pretrained=None), MODELS, config_key="vae")
         return vae, None
-    vae = build_module(to_dict(cfg.vae), MODELS).to(device, as_dtype(cfg.dtype)).eval().requires_grad_(False)
-    text_encoder = build_module(to_dict(cfg.text_encoder), MODELS, device=device).eval()
+    vae = build_module(to_dict(cfg.vae), MODELS, config_key="vae").to(device, as_dtype(cfg.dtype))
+    vae = vae.eval().requires_grad_(False)
+    text_encoder = build_module(to_dict(cfg.text_encoder), MODELS, config_key="text_encoder", device=device)
+    text_encoder = text_encoder.eval()
     return vae, text_encoder
 
 
 def build_model(cfg, *, text_encoder=None):
     """The diffusion model (fp32; the backend casts it), checked against the text encoder's sizes."""
-    model = build_module(to_dict(cfg.model), MODELS)
+    model = build_module(to_dict(cfg.model), MODELS, config_key="model")
     if text_encoder is not None and hasattr(model, "config"):
         want = (text_encoder.model_max_length, text_encoder.output_dim)
         have = (model.config.model_max_length, model.config.caption_channels)
@@ -64,6 +66,7 @@ def build_model(cfg, *, text_encoder=None):
 def build_objective_parts(cfg, *, vae):
     """(scheduler, objective) from ``cfg.scheduler`` and ``cfg.objective``; the objective takes its step count
     from the scheduler and its chunk size from ``vae``."""
-    scheduler = build_module(to_dict(cfg.scheduler), SCHEDULERS)
-    objective = build_module(to_dict(cfg.objective), OBJECTIVES, scheduler=scheduler, vae=vae)
+    scheduler = build_module(to_dict(cfg.scheduler), SCHEDULERS, config_key="scheduler")
+    objective = build_module(to_dict(cfg.objective), OBJECTIVES, config_key="objective", scheduler=scheduler,
+                             vae=vae)
     return scheduler, objective

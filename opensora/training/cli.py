@@ -13,12 +13,11 @@ import sys
 
 from opensora.utils.cli import run_cli
 from opensora.utils.config import add_config_args, parse_config
-from opensora.utils.logging import get_logger
 
 from .runner import train
-from .train_utils import NonFiniteLossError
 
-logger = get_logger("train")
+STOP_HINT = ("continue with --load <the newest epochE-global_stepS folder of the experiment> (checkpoints are "
+             "written every ckpt_every steps)")
 
 # flag dest -> config key (Open-Sora's training flags)
 FLAG_TO_KEY = {
@@ -32,7 +31,8 @@ FLAG_TO_KEY = {
 
 def build_parser() -> argparse.ArgumentParser:
     p = add_config_args(argparse.ArgumentParser(description=__doc__,
-                                                formatter_class=argparse.RawDescriptionHelpFormatter))
+                                                formatter_class=argparse.RawDescriptionHelpFormatter),
+                        "configs/pavdm/train.py", "objective.type=fopp scheduler.num_sampling_steps=30")
     p.add_argument("--ckpt-path", help="initial STDiT3 weights (Hub id, snapshot folder or .safetensors)")
     p.add_argument("--data-path", help="dataset CSV (tools/build_csv.py or tools/extract_features.py)")
     p.add_argument("--outputs", help="folder for experiment folders (outputs/NNN-<config>)")
@@ -54,19 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Exit code 0 after a finished run, 1 if the loss became NaN or inf (the last good checkpoint is kept)."""
+    """Train; raises ``NonFiniteLossError`` if the loss became NaN or inf (the last good checkpoint is kept)."""
     cfg, _ = parse_config(build_parser(), argv, FLAG_TO_KEY)
-    try:
-        train(cfg)
-    except NonFiniteLossError as exc:
-        logger.error("%s", exc)
-        return 1
+    train(cfg)
     return 0
 
 
 def cli() -> int:
-    """``main`` with user errors (no data, bad flags or keys, weights not found, ...) as one-line messages."""
-    return run_cli(main)
+    """``main`` with user errors (no data, bad flags or keys, weights not found, ...) as one-line messages (exit
+    code 2), a NaN / inf loss as one line with exit code 1, SIGTERM / Ctrl-C as one line (143 / 130)."""
+    return run_cli(main, stop_hint=STOP_HINT)
 
 
 if __name__ == "__main__":  # python -m opensora.training.cli, torchrun -m opensora.training.cli

@@ -9,16 +9,41 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import torch
 import torch.distributed as dist
 
 from opensora.acceleration.checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
 from opensora.utils.dist import get_world_size
+from opensora.utils.files import disk_errors
 from opensora.utils.logging import get_logger
 
 from .step import StepParts, compute_loss, global_mean
 from .train_utils import Throughput, check_finite, rng_state, set_rng_state, update_ema
 
 logger = get_logger(__name__)
+
+
+def _param_grad_norm(module) -> float:
+    """L2 norm of the gradients held by ``module``'s parameters (DDP: the full, all-reduced gradients)."""
+    grads = [p.grad.detach().double().norm() for p in module.parameters() if p.grad is not None]
+    return float(torch.stack(grads).norm()) if grads else 0.0
+
+
+def step_with_grad_norm(backend):
+    """``backend.step()`` and the step's gradient norm (before clipping), whatever the backend: the torch backend
+    returns it; ColossalAI's ZeRO optimizer keeps it (``get_grad_norm``); for ColossalAI DDP it is computed from
+    the parameters' gradients before the step."""
+    ddp_grads = getattr(backend, "plugin_name", None) == "ddp" and hasattr(backend, "booster")
+    before = _param_grad_norm(backend.module) if ddp_grads else None
+    norm = backend.step()
+    if norm is None:
+        norm = before
+    if norm is None and hasattr(getattr(backend, "optimizer", None), "get_grad_norm"):
+        try:
+            norm = backend.optimizer.get_grad_norm()
+        except NotImplementedError:
+            norm = None
+    return None if norm is None else float(norm)
 
 
 @dataclass
@@ -54,13 +79,18 @@ class Trainer:
             set_rng_state(mine["rng"], self.parts.generator, self.parts.level_generator)
             self.bad_rows = set(mine["bad_rows"])
         self.last_ckpt, self.saved_step = Path(path), self.pos.global_step
-        logger.info("resumed from %s at epoch %d, batch %d, global step %d", path, *asdict(self.pos).values())
+        logger.info("resumed from %s at epoch %d, batch %d, global step %d%s", path, *asdict(self.pos).values(),
+                    "" if mine is not None else " (model and optimizer only: the world size changed)")
 
     def save(self) -> Path:
         name = checkpoint_name(self.pos.epoch, self.pos.global_step)
         mine = {"rng": rng_state(self.parts.generator, self.parts.level_generator), "bad_rows": sorted(self.bad_rows)}
-        self.last_ckpt = save_checkpoint(self.exp_dir, name, backend=self.parts.backend, ema=self.ema,
-                                         running_state=asdict(self.pos), rank_state=mine, keep_last=self.cfg.keep_last)
+        last = f"--load {self.last_ckpt}" if self.last_ckpt else "a new run (no complete checkpoint yet)"
+        with disk_errors(self.exp_dir, f"{name}.tmp is incomplete and can be deleted; free space, then resume with "
+                                       f"{last}"):
+            self.last_ckpt = save_checkpoint(self.exp_dir, name, backend=self.parts.backend, ema=self.ema,
+                                             running_state=asdict(self.pos), rank_state=mine,
+                                             keep_last=self.cfg.keep_last)
         self.saved_step = self.pos.global_step
         logger.info("saved checkpoint %s", self.last_ckpt)
         return self.last_ckpt
@@ -95,7 +125,7 @@ class Trainer:
         check_finite(value, self.pos.global_step + 1, self.last_ckpt)
         parts.backend.backward(loss)
         info["lr"] = parts.backend.lr_scheduler.get_last_lr()[0]  # the lr of this step
-        grad_norm = parts.backend.step()
+        grad_norm = step_with_grad_norm(parts.backend)
         update_ema(self.ema, parts.backend.module, self.cfg.ema_decay)
         self.pos.global_step, self.pos.batch = self.pos.global_step + 1, self.pos.batch + 1
         self.bad_rows.update(batch["skipped"])
@@ -121,8 +151,9 @@ class Trainer:
             metrics["window"] = str(info["window"])
         self._losses = []
         self.monitor.log(self.pos.global_step, metrics)
-        logger.info("step %d  epoch %d  loss %.5f  lr %.3g  %.3f steps/s  %.2f samples/s  window %s x%d  skipped %d",
-                    self.pos.global_step, self.pos.epoch, metrics["loss"], metrics["lr"], metrics["steps_per_s"],
+        logger.info("step %d  epoch %d  loss %.5f  lr %.3g  grad_norm %s  %.3f steps/s  %.2f samples/s  window %s x%d  "
+                    "skipped %d", self.pos.global_step, self.pos.epoch, metrics["loss"], metrics["lr"],
+                    f"{grad_norm:.4g}" if grad_norm is not None else "-", metrics["steps_per_s"],
                     metrics["samples_per_s"], metrics.get("window", "-"), metrics["num_latents"],
                     metrics["skipped_files"])
 

@@ -3,12 +3,16 @@
     from opensora.training import train
     final = train("configs/pavdm/train_tiny_cpu.py", **{"dataset.data_path": "data/tiny.csv", "max_steps": 20})
 
-Phases (each one call): distributed set-up, logging and the experiment folder ``outputs/NNN-<config>``;
-data; networks (built from one seed so that every rank starts identical) and the EMA; scheduler and
-objective; backend (optimizer, lr warm-up, ZeRO / DDP); monitor; resume (``load``); the loop.
+Phases (each one call): checks of the config (keys, values, data file, ``load``); distributed set-up; data
+(the CSV is read and batches are planned); the experiment folder ``outputs/NNN-<config>`` and logging;
+networks (built from one seed so that every rank starts identical) and the EMA; scheduler and objective;
+backend (optimizer, lr warm-up, ZeRO / DDP); monitor; resume (``load``); the loop. A run that fails before
+its first step removes its experiment folder again.
 """
 from __future__ import annotations
 
+import contextlib
+import shutil
 from pathlib import Path
 from typing import Union
 
@@ -16,6 +20,7 @@ import torch
 from mmengine.config import Config
 
 from opensora.acceleration.backend import build_backend
+from opensora.acceleration.checkpoint import list_checkpoints
 from opensora.utils.config import apply_overrides, load_config, to_dict
 from opensora.utils.dist import DistInfo, destroy, init_distributed
 from opensora.utils.logging import get_logger, setup_logging
@@ -23,6 +28,7 @@ from opensora.utils.logging import get_logger, setup_logging
 from .build import build_data, build_encoders, build_model, build_objective_parts, create_experiment_dir
 from .loop import LoopConfig, Trainer
 from .monitor import Monitor
+from .preflight import check_train_config
 from .step import StepParts
 from .train_utils import create_ema
 
@@ -49,11 +55,13 @@ def _networks(cfg: Config, info: DistInfo, latents_given: bool) -> tuple:
     return vae, text_encoder, model, ema, scheduler, objective
 
 
-def build_trainer(cfg: Config, exp_dir: Path, info: DistInfo) -> tuple[Trainer, Monitor]:
-    """Data, networks, backend, step parts, monitor and loop of one run (phases 3-5)."""
-    dataset, sampler, loader = build_data(cfg, rank=info.rank, world_size=info.world_size)
+def build_trainer(cfg: Config, exp_dir: Path, info: DistInfo, data: tuple) -> tuple[Trainer, Monitor]:
+    """Networks, backend, step parts, monitor and loop of one run over ``data`` = (dataset, sampler, loader)."""
+    dataset, sampler, loader = data
     logger.info("dataset: %d rows, buckets %s, %d batches per process in epoch 0",
                 len(dataset), sampler.buckets, sampler.num_batches(0))
+    logger.info("backend %s, plugin %s, dtype %s, grad_clip %g, %d process(es)", cfg.backend, cfg.plugin,
+                cfg.dtype, cfg.grad_clip, info.world_size)
     vae, text_encoder, model, ema, scheduler, objective = _networks(cfg, info, dataset.provides_latents)
     backend = build_backend(model, backend=cfg.backend, optimizer=to_dict(cfg.optimizer),
                             warmup_steps=cfg.warmup_steps, plugin=cfg.plugin, dtype=cfg.dtype,
@@ -68,6 +76,19 @@ def build_trainer(cfg: Config, exp_dir: Path, info: DistInfo) -> tuple[Trainer, 
     return Trainer(parts, loader, sampler, ema, monitor, exp_dir, loop), monitor
 
 
+@contextlib.contextmanager
+def _removed_if_no_step(exp_dir: Path, rank: int):
+    """On failure, remove ``exp_dir`` if the run never trained (no metrics, no checkpoint): a failed start
+    leaves no empty experiment folder behind."""
+    try:
+        yield
+    except BaseException:
+        if rank == 0 and not list_checkpoints(exp_dir) and not (exp_dir / "metrics.jsonl").exists():
+            setup_logging(rank, None)  # closes log.txt before its folder goes
+            shutil.rmtree(exp_dir, ignore_errors=True)
+        raise
+
+
 def train(config: Union[str, Path, Config], **overrides) -> Path:
     """Train from a config (a file or a loaded ``Config``; ``overrides`` are dotted keys, unknown keys raise).
 
@@ -75,25 +96,29 @@ def train(config: Union[str, Path, Config], **overrides) -> Path:
     loss becomes NaN or inf, before the optimizer step; the last good checkpoint is kept.
     """
     cfg = apply_overrides(load_config(config) if not isinstance(config, Config) else config, overrides)
-    if cfg.dataset.get("data_path") is None:
-        raise ValueError("no training data: pass --data-path CSV (dataset.data_path; see tools/build_csv.py)")
-    # 1. distributed, logging, experiment folder
+    # 1. checks (keys, values, data file, load), distributed, data: no folder is created before these pass
+    check_train_config(cfg)
     info = init_distributed()
+    setup_logging(info.rank, None)
+    data = build_data(cfg, rank=info.rank, world_size=info.world_size)
+    data[1].num_batches(0)  # raises if the data gives no full batch
+    # 2. experiment folder, logging
     exp_dir = create_experiment_dir(cfg.outputs, Path(cfg.filename).stem)
-    setup_logging(info.rank, exp_dir)
-    if info.rank == 0:
-        cfg.dump(str(exp_dir / "config.py"))
-    logger.info("experiment %s, %d process(es) on %s", exp_dir, info.world_size, info.device)
-    # 2. data, networks, backend, monitor
-    trainer, monitor = build_trainer(cfg, exp_dir, info)
-    # 3. resume, then train (every rank sees the same all-reduced loss, so a NaN stops all of them here)
-    if cfg.load:
-        trainer.resume(cfg.load)
-    try:
-        final = trainer.fit()
-    finally:
-        monitor.close()
-        destroy()
+    with _removed_if_no_step(exp_dir, info.rank):
+        setup_logging(info.rank, exp_dir)
+        if info.rank == 0:
+            cfg.dump(str(exp_dir / "config.py"))
+        logger.info("experiment %s, %d process(es) on %s", exp_dir, info.world_size, info.device)
+        # 3. networks, backend, monitor
+        trainer, monitor = build_trainer(cfg, exp_dir, info, data)
+        # 4. resume, then train (every rank sees the same all-reduced loss, so a NaN stops all of them here)
+        if cfg.load:
+            trainer.resume(cfg.load)
+        try:
+            final = trainer.fit()
+        finally:
+            monitor.close()
+            destroy()
     logger.info("done after %d steps; final checkpoint %s; EMA weights for inference: %s",
                 trainer.pos.global_step, final, final / "ema" / "model.safetensors")
     return final

@@ -5,7 +5,8 @@ Sources accepted everywhere a checkpoint is named (``--ckpt-path``, ``from_pretr
 =====================  ==============================================================
 a ``.safetensors`` file  loaded directly (the default format)
 a ``.pt``/``.pth``/``.bin`` file  ``torch.load(weights_only=True)``; an ``ema``/``state_dict``/``model``
-                       wrapper is unwrapped (Open-Sora training files)
+                       wrapper is unwrapped (Open-Sora training files); a safetensors file with such
+                       a name is recognised by its content
 a local directory      a Hugging Face snapshot (``config.json`` + ``model.safetensors``)
 a Hub id               ``owner/name``, resolved with ``huggingface_hub`` (cache or download)
 =====================  ==============================================================
@@ -26,6 +27,10 @@ _WRAPPER_KEYS = ("ema", "state_dict", "model", "module")
 
 class WeightsNotFoundError(FileNotFoundError):
     """The named weights are neither a local file/directory nor reachable on the Hub."""
+
+
+class CorruptCheckpointError(ValueError):
+    """A weights file that exists but cannot be read (empty, truncated, another format)."""
 
 
 class CheckpointMismatchError(ValueError):
@@ -113,15 +118,39 @@ def load_state_dict(path, *, map_location="cpu") -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise _not_found(path, [str(path)], "no such file")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    if path.suffix not in (".safetensors",) + PICKLE_SUFFIXES:
+        raise ValueError(f"unsupported checkpoint format {path.suffix!r} for {path}; "
+                         f"use .safetensors or one of {PICKLE_SUFFIXES}")
+    safetensors = _is_safetensors(path)
+    try:
+        if safetensors:
+            from safetensors.torch import load_file
 
-        return load_file(str(path), device=str(map_location))
-    if path.suffix in PICKLE_SUFFIXES:
+            return load_file(str(path), device=str(map_location))
         sd = _unwrap(torch.load(str(path), map_location=map_location, weights_only=True))
-        return {k.removeprefix("module."): v for k, v in sd.items()}
-    raise ValueError(f"unsupported checkpoint format {path.suffix!r} for {path}; "
-                     f"use .safetensors or one of {PICKLE_SUFFIXES}")
+    except CheckpointMismatchError:
+        raise
+    except Exception as exc:  # safetensors / pickle / zip errors of many types: all mean "not a readable file"
+        raise CorruptCheckpointError(_unreadable(path, exc, safetensors)) from exc
+    return {k.removeprefix("module."): v for k, v in sd.items()}
+
+
+def _is_safetensors(path: Path) -> bool:
+    """By content, not name (a safetensors file renamed .pt still loads): it starts with an 8-byte
+    little-endian header length and '{'; a torch file is a zip ('PK') or a legacy pickle."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if path.suffix == ".safetensors":
+        return True
+    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size
+
+
+def _unreadable(path: Path, exc: Exception, safetensors: bool) -> str:
+    size = path.stat().st_size
+    kind = "safetensors" if safetensors else "torch pickle"
+    return (f"cannot read weights {path} ({size} bytes) as {kind}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:160] if str(exc) else ''}; the file is empty, truncated or damaged: "
+            f"download or export it again")
 
 
 def _short(keys, limit=12) -> str:

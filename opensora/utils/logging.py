@@ -3,9 +3,23 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 _FORMAT = "[%(asctime)s %(levelname)s %(name)s] %(message)s"
+
+
+# third-party noise printed on every run, ``--help`` included: bitsandbytes (imported by diffusers) logs a
+# warning about an optional CPU kernel; ColossalAI calls deprecated torch.distributed collectives
+_QUIET_LOGGERS = ("bitsandbytes",)
+
+
+def quiet_third_party() -> None:
+    """Silence known third-party noise that is not about the user's run (idempotent)."""
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning, message=r"`torch\.distributed\.\w+` is deprecated")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"colossalai(\.|$)")
 
 
 def get_logger(name: str) -> logging.Logger:
@@ -17,9 +31,12 @@ def setup_logging(rank: int = 0, log_dir=None, level: int = logging.INFO) -> log
 
     Rank 0 logs ``level`` to stderr and, with ``log_dir``, to ``log_dir/log.txt``; other ranks log warnings.
     """
+    quiet_third_party()
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
+        if isinstance(h, logging.FileHandler):
+            h.close()
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if rank == 0 and log_dir is not None:
         Path(log_dir).mkdir(parents=True, exist_ok=True)

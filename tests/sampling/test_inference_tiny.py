@@ -39,7 +39,7 @@ def test_seed_is_honoured_and_independent_of_batching(tmp_path):
 
 
 @pytest.mark.parametrize("every", [1, 2])
-def test_resume_equals_uninterrupted(tmp_path, monkeypatch, every):
+def test_resume_equals_uninterrupted(tmp_path, monkeypatch, capsys, every):
     args = ("--prompt", "a fox", "--cfg-options", f"save_state_every={every}")
     _run(tmp_path / "full", *args)
     original = pipeline.ChunkSink.write
@@ -55,7 +55,11 @@ def test_resume_equals_uninterrupted(tmp_path, monkeypatch, every):
     assert (tmp_path / "cut/.resume/sample_0000/state.pt").is_file()
     assert read_video(tmp_path / "cut/sample_0000.mp4").shape[0] == 3 * 17  # a playable partial video
     monkeypatch.setattr(pipeline.ChunkSink, "write", original)
+    capsys.readouterr()
     _run(tmp_path / "cut", *args, "--resume")
+    done = 3 if every == 1 else 2  # chunks whose state was saved before the interruption
+    assert f"resuming sample_0000 from {tmp_path / 'cut/.resume/sample_0000/state.pt'}: {done} of 5 chunks done" \
+        in capsys.readouterr().err
     full, resumed = (torch.load(tmp_path / d / "sample_0000.latents.pt") for d in ("full", "cut"))
     assert torch.equal(full, resumed)
     assert (tmp_path / "full/sample_0000.mp4").read_bytes() == (tmp_path / "cut/sample_0000.mp4").read_bytes()

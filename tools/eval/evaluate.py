@@ -5,16 +5,23 @@
 Each ``--videos`` is a folder (its *.mp4), a glob or one file; the i-th ``--method`` names the i-th
 ``--videos`` (default: the folder name). Writes ``clips.csv`` (one row per clip), ``videos.csv`` (one row per
 video), ``metrics.json`` (everything, plus per-method means) and ``plots/<metric>.png`` to ``--out``.
+
+A video that cannot be evaluated (unreadable or corrupt mp4, a sidecar without one ground truth, e.g. a
+multi-prompt timeline) is skipped with a warning naming it and the reason; the others are evaluated. Only
+when no video can be evaluated is it an error.
 """
 from __future__ import annotations
 
 import argparse
 import glob
+import logging
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
+from opensora.utils.cli import run_cli
 from tools.synthetic import BAND_FRACTION
 
 from . import report
@@ -24,6 +31,9 @@ from .scenes import detect_cuts
 from .seams import load_layout, seam_values
 from .video import iter_frames, video_header
 
+logger = logging.getLogger("tools.eval")
+# what makes one video unusable (an unreadable file, an unusable sidecar): skipped, never fatal to the others
+VIDEO_ERRORS = (ValueError, OSError)
 
 @dataclass(frozen=True)
 class EvalOptions:
@@ -80,8 +90,20 @@ def run(videos: list[str], methods: list[str] | None, out, options: EvalOptions 
     """Evaluate every method's videos and write clips.csv, videos.csv, metrics.json and plots/ to ``out``."""
     jobs = [(m, p) for m, spec in zip(method_names(videos, methods), videos) for p in collect_videos(spec)]
     results: dict[str, list[dict]] = {}
+    failed = []
     for method, path in tqdm(jobs, desc="evaluate", disable=not progress):
-        results.setdefault(method, []).append(evaluate_video(path, options))
+        try:
+            results.setdefault(method, []).append(evaluate_video(path, options))
+        except VIDEO_ERRORS as exc:
+            failed.append(path)
+            logger.warning("skipping %s (%s): %s: %s", path, method, type(exc).__name__, exc)
+    results = {m: v for m, v in results.items() if v}
+    if not results:
+        raise ValueError(f"none of the {len(jobs)} videos could be evaluated (see the warnings above), e.g. "
+                         f"{failed[0]}; check the files, or pass --no-gt for videos without one caption")
+    if failed:
+        print(f"skipped {len(failed)} of {len(jobs)} videos that could not be evaluated: "
+              f"{', '.join(str(f) for f in failed)}", file=sys.stderr)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = report.metric_names(results)
@@ -123,4 +145,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main))
