@@ -5,7 +5,7 @@
                         anything is computed
 ``DirLock``            an exclusive ``fcntl.flock`` on ``<dir>/.lock`` (plus a suffix per rank): a second run
                         writing into the same folder stops with the holder's pid instead of both "succeeding";
-                        the lock goes with the process, even after ``kill -9``
+                        the lock goes with the process, even after ``kill -9`` (the empty file stays)
 ``disk_errors``        turns "no space left on device" (``OSError`` ENOSPC, or torch's
                         ``inline_container.cc ... unexpected pos`` / ``PytorchStreamWriter failed``) into
                         ``DiskFullError``, which names the folder and what to do
@@ -74,9 +74,7 @@ class DirLock:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.remove(self.path)
+        if self._fd is not None:  # the file stays (removing it could let two runs lock two different files)
             os.close(self._fd)
             self._fd = None
 

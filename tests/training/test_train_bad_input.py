@@ -137,6 +137,6 @@ OTHER_CASES = {
     "train-objective-switch": test_objective_switch_on_the_command_line_trains,
     "train-stale-tmp-checkpoint": test_resume_reports_stale_incomplete_checkpoints,
     "train-disk-full": test_full_disk_at_a_checkpoint_is_one_line,
-    "train-nan-loss": "tests/training/test_train_torchrun.py::test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint",
+    "train-nan-loss": "test_train_torchrun.py::test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint",
 }
 CASE_IDS = set(CASES) | set(OTHER_CASES)
