@@ -5,10 +5,10 @@
                         anything is computed
 ``DirLock``            an exclusive ``fcntl.flock`` on ``<dir>/.lock`` (plus a suffix per rank): a second run
                         writing into the same folder stops with the holder's pid instead of both "succeeding";
-                        the lock goes with the process, even after ``kill -9``
-``disk_errors``        turns "no space left on device" (``OSError`` ENOSPC, or torch's
+                        the lock goes with the process, even after ``kill -9`` (the empty file stays)
+``disk_errors``        turns "no space left on device" (``OSError`` ENOSPC / EDQUOT, or torch's short-write
                         ``inline_container.cc ... unexpected pos`` / ``PytorchStreamWriter failed``) into
-                        ``DiskFullError``, which names the folder and what to do
+                        ``DiskFullError``, which names the folder, the space left and what to do
 =====================  ==========================================================================
 """
 from __future__ import annotations
@@ -24,7 +24,6 @@ from typing import Optional
 
 # torch.save reports a failed write (a full disk) as a RuntimeError with one of these in its message
 _TORCH_WRITE_ERRORS = ("inline_container.cc", "PytorchStreamWriter failed", "unexpected pos")
-LOW_SPACE_BYTES = 64 * 2**20
 
 
 class OutputDirError(ValueError):
@@ -74,9 +73,7 @@ class DirLock:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.remove(self.path)
+        if self._fd is not None:  # the file stays (removing it could let two runs lock two different files)
             os.close(self._fd)
             self._fd = None
 
@@ -88,25 +85,29 @@ def _free_bytes(directory: Path) -> Optional[int]:
         return None
 
 
-def _is_disk_full(exc: BaseException, directory: Path) -> bool:
+def _write_failure(exc: BaseException) -> Optional[str]:
+    """How a failed write reads: "no space left" (ENOSPC / EDQUOT), "a short write" (torch's writer), or None."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return True
+        return "no space left on the device of"
     if isinstance(exc, RuntimeError) and any(s in str(exc) for s in _TORCH_WRITE_ERRORS):
-        free = _free_bytes(directory)
-        return free is None or free < LOW_SPACE_BYTES
-    return False
+        return "a write came out short (usually a full disk) in"
+    return None
 
 
 @contextlib.contextmanager
 def disk_errors(directory, fix: str):
-    """Re-raise a full-disk failure inside the block as :class:`DiskFullError` naming ``directory`` and ``fix``."""
+    """Re-raise a full-disk failure inside the block as :class:`DiskFullError` naming ``directory`` and ``fix``.
+
+    torch reports a full disk as ``RuntimeError: [enforce fail at inline_container.cc:...] . unexpected pos``
+    (no errno); that is reported as a short write, with the space left now."""
     directory = Path(directory)
     try:
         yield
     except (OSError, RuntimeError) as exc:
-        if isinstance(exc, DiskFullError) or not _is_disk_full(exc, directory):
+        what = None if isinstance(exc, DiskFullError) else _write_failure(exc)
+        if what is None:
             raise
         free = _free_bytes(directory)
-        left = f"{free / 2**20:.0f} MiB free" if free is not None else "free space unknown"
-        raise DiskFullError(errno.ENOSPC, f"no space left on the device of {directory} ({left}; "
-                                          f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}); {fix}") from exc
+        left = f"{free / 2**20:.0f} MiB free now" if free is not None else "free space unknown"
+        raise DiskFullError(errno.ENOSPC, f"{what} {directory} ({left}; {type(exc).__name__}: "
+                                          f"{str(exc).splitlines()[0][:120]}); {fix}") from exc

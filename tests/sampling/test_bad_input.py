@@ -287,10 +287,22 @@ OTHER_CASES = {
     "non-finite-velocity": test_non_finite_velocity_stops_naming_the_call_and_chunk,
     "resume-finished-video-of-another-run": test_resume_refuses_a_finished_video_of_another_run,
     "sigterm": test_sigterm_stops_cleanly_and_every_written_chunk_is_playable,
-    "kill-9": test_sigterm_stops_cleanly_and_every_written_chunk_is_playable,
+    "kill-9": "test_kill.py::test_killed_run_leaves_a_playable_video (and the test above: the bytes on disk)",
     "odd-image-sizes": test_top_level_is_exact_and_dry_run_runs_the_sampler_check,
     "plan-level-above-1000": test_dry_run_refuses_a_plan_the_sampler_refuses,
     "schedule-type-switch": test_schedule_type_switch_from_the_command_line,
     "safetensors-named-pt": test_safetensors_with_a_pt_name_loads,
 }
 CASE_IDS = set(UP_FRONT) | set(CONFIG_FILE_CASES) | set(DRY_RUN_CASES) | set(OTHER_CASES)
+
+
+def test_settings_are_checked_when_made():
+    """The Python API refuses the same values as the command line (from_components takes the settings)."""
+    with pytest.raises(ValueError, match=r"cfg_scale=nan must be a finite number"):
+        pipeline.SamplingSettings(cfg_scale=float("nan"))
+    with pytest.raises(ValueError, match=r"batch_size=0 must be an integer >= 1"):
+        pipeline.SamplingSettings(batch_size=0)
+    with pytest.raises(ValueError, match=r"image_size=\(32,\) must be \(height, width\)"):
+        pipeline.VideoSettings(image_size=(32,))
+    with pytest.raises(ValueError, match=r"crf=99 must be an integer in \[0, 51\]"):
+        pipeline.OutputSettings(crf=99)
