@@ -105,4 +105,6 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from opensora.utils.cli import run_cli
+
+    sys.exit(run_cli(main))

@@ -85,4 +85,8 @@ def main(argv=None) -> Path:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from opensora.utils.cli import run_cli
+
+    sys.exit(run_cli(main))
