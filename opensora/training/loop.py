@@ -18,7 +18,7 @@ from opensora.utils.files import disk_errors
 from opensora.utils.logging import get_logger
 
 from .step import StepParts, compute_loss, global_mean
-from .train_utils import Throughput, check_finite, rng_state, set_rng_state, update_ema
+from .train_utils import Throughput, check_finite, ema_decay_at, rng_state, set_rng_state, update_ema
 
 logger = get_logger(__name__)
 
@@ -54,6 +54,7 @@ class LoopConfig:
     ckpt_every: int = 500
     keep_last: int = 3  # checkpoints kept on disk (<= 0 keeps all)
     ema_decay: float = 0.99
+    ema_warmup: bool = False  # decay min(ema_decay, (1 + step) / (10 + step)); see train_utils.ema_decay_at
 
 
 @dataclass
@@ -126,7 +127,8 @@ class Trainer:
         parts.backend.backward(loss)
         info["lr"] = parts.backend.lr_scheduler.get_last_lr()[0]  # the lr of this step
         grad_norm = step_with_grad_norm(parts.backend)
-        update_ema(self.ema, parts.backend.module, self.cfg.ema_decay)
+        update_ema(self.ema, parts.backend.module,
+                   ema_decay_at(self.pos.global_step + 1, self.cfg.ema_decay, self.cfg.ema_warmup))
         self.pos.global_step, self.pos.batch = self.pos.global_step + 1, self.pos.batch + 1
         self.bad_rows.update(batch["skipped"])
         self.throughput.add(info["batch_size"] * get_world_size())

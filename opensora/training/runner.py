@@ -72,7 +72,8 @@ def build_trainer(cfg: Config, exp_dir: Path, info: DistInfo, data: tuple) -> tu
     monitor = Monitor(exp_dir, tensorboard=cfg.tensorboard, wandb=cfg.wandb, wandb_project=cfg.wandb_project,
                       run_name=exp_dir.name, config=to_dict(cfg.to_dict()))
     loop = LoopConfig(epochs=cfg.epochs, max_steps=cfg.max_steps, log_every=cfg.log_every,
-                      ckpt_every=cfg.ckpt_every, keep_last=cfg.keep_last, ema_decay=cfg.ema_decay)
+                      ckpt_every=cfg.ckpt_every, keep_last=cfg.keep_last, ema_decay=cfg.ema_decay,
+                      ema_warmup=cfg.ema_warmup)
     return Trainer(parts, loader, sampler, ema, monitor, exp_dir, loop), monitor
 
 

@@ -9,7 +9,7 @@ from opensora.acceleration.checkpoint import list_checkpoints, prune_checkpoints
 from opensora.registry import MODELS, OBJECTIVES, build_module
 from opensora.schedulers import RFlow, add_noise, target
 from opensora.training.step import StepParts, compute_loss, frames_for_latents
-from opensora.training.train_utils import NonFiniteLossError, check_finite, create_ema, update_ema
+from opensora.training.train_utils import NonFiniteLossError, check_finite, create_ema, ema_decay_at, update_ema
 
 TINY = dict(type="STDiT3", depth=1, hidden_size=32, num_heads=2, caption_channels=16, model_max_length=8)
 
@@ -123,6 +123,22 @@ def test_ema_update_and_warmup():
     assert not ema.weight.requires_grad and not ema.training
     f = WarmupFactor(4)
     assert [f(s) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0] and WarmupFactor(0)(0) == 1.0
+
+
+def test_ema_warmup_forgets_the_initialisation():
+    assert ema_decay_at(1, 0.998, warmup=False) == 0.998
+    assert [ema_decay_at(s, 0.998, warmup=True) for s in (1, 10, 90)] == [2 / 11, 11 / 20, 91 / 100]
+    assert ema_decay_at(10_000, 0.998, warmup=True) == 0.998  # (1 + s) / (10 + s) > 0.998 from s = 4491 on
+    # weight of the initial value after n steps: the product of the decays (closed form with warm-up:
+    # prod_{s=1..n} (1 + s) / (10 + s) = 10! (n + 1)! / (n + 10)!), against 0.998 ** n without
+    n = 500
+    init_share = math.prod(ema_decay_at(s, 0.998, warmup=True) for s in range(1, n + 1))
+    closed = math.factorial(10) * math.factorial(n + 1) / math.factorial(n + 10)
+    assert math.isclose(init_share, closed, rel_tol=1e-9) and init_share < 1e-17
+    assert math.isclose(math.prod(ema_decay_at(s, 0.998, warmup=False) for s in range(1, n + 1)), 0.998 ** n)
+    assert 0.998 ** n > 0.36
+    with pytest.raises(ValueError, match="ema step must be >= 1.*got 0"):
+        ema_decay_at(0, 0.998, warmup=True)
 
 
 def test_non_finite_guard_names_the_last_checkpoint():

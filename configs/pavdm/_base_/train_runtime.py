@@ -23,6 +23,7 @@ optimizer = dict(lr=1e-4, weight_decay=0.0, eps=1e-15)
 warmup_steps = 1000
 grad_clip = 1.0
 ema_decay = 0.99
+ema_warmup = False  # True: decay min(ema_decay, (1 + step) / (10 + step)) so the EMA forgets the init
 
 # ---- run --------------------------------------------------------------------------------------------
 seed = 42
