@@ -145,7 +145,11 @@ def test_shipped_fit_reconstructs_unseen_synthetic_frames_above_30_db():
     from tools.synthetic.generate import plan_videos
     from tools.synthetic.world import World
 
-    vae = PCAVideoVAE(from_pretrained=str(SHIPPED), latent_channels=32, patch_size=8)
+    from opensora.utils.config import load_config
+
+    cfg = load_config(ROOT / "configs" / "pavdm" / "infer_60s_tiny.py").vae  # the shipped VAE, whatever its type
+    assert Path(cfg.from_pretrained).resolve() == SHIPPED.resolve()
+    vae = build_module(cfg, MODELS)
     job = plan_videos("heldout", 1, 34 / 24, seed=12345)[0]  # a world seed that no shipped data used
     frames = np.stack(list(World(job.spec).frames(34)))
     x = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
