@@ -1,9 +1,8 @@
 """Progressive autoregressive long-video diffusion on Open-Sora v1.2."""
-import logging as _logging
+from .utils.logging import quiet_third_party_loggers as _quiet_third_party_loggers
 
 __version__ = "0.1.0"
 
-# bitsandbytes (imported by diffusers, which our VAE and schedulers import) logs a warning about an optional CPU
-# kernel on import; it is not about the user's run, and it would precede every command's output (``--help``
-# included). Silenced here, before any submodule imports diffusers (see utils.logging.quiet_third_party).
-_logging.getLogger("bitsandbytes").setLevel(_logging.ERROR)
+# bitsandbytes (imported by diffusers, which our VAE and schedulers import) logs a warning on import; a tool that
+# imports a VAE at module level would print it before its CLI wrapper runs, so the loggers are quieted here first.
+_quiet_third_party_loggers()

@@ -29,7 +29,8 @@ for argv in {runs!r}:
 def test_no_third_party_noise(tmp_path):
     csv = make_dataset(tmp_path / "data", num_good=4, num_frames=60, short=0, corrupt=0, with_counts=True)
     # fit_pca_vae first: it imports the VAE (and so diffusers -> bitsandbytes) before its CLI wrapper runs
-    runs = [["tools/fit_pca_vae.py", "--help"], ["scripts/inference.py", "--help"], ["scripts/train.py", "--help"], ["tools/extract_features.py", "--help"],
+    runs = [["tools/fit_pca_vae.py", "--help"], ["scripts/inference.py", "--help"], ["scripts/train.py", "--help"],
+            ["tools/extract_features.py", "--help"],
             ["scripts/inference.py", "configs/pavdm/infer_tiny_cpu.py", "--dry-run", "--plan-out",
              str(tmp_path / "plan.json")],
             ["scripts/train.py", "configs/pavdm/train_tiny_cpu.py", "--data-path", str(csv), "--outputs",
@@ -40,6 +41,7 @@ def test_no_third_party_noise(tmp_path):
                          text=True, timeout=600)
     out = res.stdout + res.stderr
     assert [line for line in res.stderr.splitlines() if line.startswith("exit ")] == [
-        "exit tools/fit_pca_vae.py 0", "exit scripts/inference.py 0", "exit scripts/train.py 0", "exit tools/extract_features.py 0",
+        "exit tools/fit_pca_vae.py 0", "exit scripts/inference.py 0", "exit scripts/train.py 0",
+        "exit tools/extract_features.py 0",
         "exit scripts/inference.py 0", "exit scripts/train.py 0"], out[-3000:]
     assert not [n for n in NOISE if n in out], out[-3000:]

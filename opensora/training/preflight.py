@@ -22,7 +22,8 @@ logger = get_logger(__name__)
 TRAIN_CONFIG_KEYS = {
     "model", "vae", "text_encoder", "scheduler", "objective", "dataset", "buckets", "batch_size", "num_workers",
     "backend", "plugin", "dtype", "optimizer", "warmup_steps", "grad_clip", "ema_decay", "ema_warmup", "seed",
-    "outputs", "load", "epochs", "max_steps", "log_every", "ckpt_every", "keep_last", "tensorboard", "wandb", "wandb_project",
+    "outputs", "load", "epochs", "max_steps", "log_every", "ckpt_every", "keep_last", "tensorboard", "wandb",
+    "wandb_project",
 }
 BACKEND_PLUGINS = {"colossalai": ("zero2", "ddp"), "torch": ("zero", "ddp")}
 OPTIMIZER_KEYS = {"lr", "weight_decay", "eps", "betas"}

@@ -14,10 +14,15 @@ _FORMAT = "[%(asctime)s %(levelname)s %(name)s] %(message)s"
 _QUIET_LOGGERS = ("bitsandbytes",)
 
 
-def quiet_third_party() -> None:
-    """Silence known third-party noise that is not about the user's run (idempotent)."""
+def quiet_third_party_loggers() -> None:
+    """Raise the known noisy third-party loggers to ERROR (idempotent; done on importing ``opensora``)."""
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def quiet_third_party() -> None:
+    """Silence known third-party noise that is not about the user's run (idempotent)."""
+    quiet_third_party_loggers()
     warnings.filterwarnings("ignore", category=FutureWarning, message=r"`torch\.distributed\.\w+` is deprecated")
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"colossalai(\.|$)")
 
