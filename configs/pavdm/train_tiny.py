@@ -1,7 +1,9 @@
 # Train the embedded tiny model (README: "Embedded tiny model") on the synthetic world, from scratch, on CPU:
 #   python -m tools.synthetic.generate --out data/synthetic --split train --num-videos 216 --seconds 12 --seed 0
-#   python tools/fit_pca_vae.py --data-path data/synthetic/train.csv --out checkpoints/tiny/vae
-#   torchrun --nproc_per_node=1 scripts/train.py configs/pavdm/train_tiny.py --data-path data/synthetic/train.csv
+#   python tools/fit_pca_vae.py --vae-type ChunkPCAVideoVAE --latent-channels 32 --max-videos 72 \
+#       --data-path data/synthetic/train.csv --eval-path data/synthetic/heldout.csv --out checkpoints/tiny/vae
+#   OMP_NUM_THREADS=1 torchrun --nproc_per_node=2 scripts/train.py configs/pavdm/train_tiny.py
+#   python tools/export_ema.py outputs/tiny/000-train_tiny --output checkpoints/tiny/stdit3
 # PA objective with variable-length windows: 1 clean context chunk + K = 3 noisy chunks (68 frames, 20 latents),
 # every window type (steady / initialization / termination / text-to-video), context masked out of the loss.
 _base_ = ["_base_/tiny_networks.py", "_base_/train_runtime.py"]
@@ -14,7 +16,7 @@ scheduler = dict(type="rflow", num_sampling_steps=24, use_timestep_transform=Fal
 objective = dict(num_noisy_chunks=3)
 dataset = dict(data_path="data/synthetic/train.csv", image_size=(64, 96))
 buckets = [(68, 1.0)]
-batch_size = 8
+batch_size = 4  # per process: 2 processes (torchrun --nproc_per_node=2) x 4 = 8 windows per step
 num_workers = 1
 
 backend = "torch"
@@ -23,9 +25,10 @@ dtype = "fp32"  # bf16 is slower than fp32 on CPU
 optimizer = dict(lr=5e-4)
 warmup_steps = 100
 ema_decay = 0.998
-max_steps = 3500
+ema_warmup = True  # the EMA of a short run forgets the random init (decay min(0.998, (1 + s) / (10 + s)))
+max_steps = 7750
 log_every = 50
-ckpt_every = 500
+ckpt_every = 250
 keep_last = 2
 tensorboard = False
 outputs = "outputs/tiny"

@@ -1,12 +1,13 @@
+# Resolved configs/pavdm/train_tiny.py of the shipped run (weights: the EMA at step 7750; metrics.jsonl logs to 7900).
 backend = 'torch'
-batch_size = 8
+batch_size = 4
 buckets = [
     (
         68,
         1.0,
     ),
 ]
-ckpt_every = 500
+ckpt_every = 250
 dataset = dict(
     data_path='data/synthetic/train.csv',
     frame_interval=1,
@@ -17,16 +18,18 @@ dataset = dict(
     type='VideoTextDataset')
 dtype = 'fp32'
 ema_decay = 0.998
+ema_warmup = True
 epochs = 1000
 grad_clip = 1.0
 keep_last = 2
 load = None
 log_every = 50
-max_steps = 3500
+max_steps = 7750
 model = dict(
     caption_channels=64,
     depth=6,
     from_pretrained=None,
+    grad_ckpt=False,
     hidden_size=128,
     in_channels=32,
     input_sq_size=64,
@@ -40,11 +43,9 @@ model = dict(
     type='STDiT3')
 num_workers = 1
 objective = dict(
-    chunk_size=5,
     keep_x0=True,
     linear_shift_scale=0.4,
     num_noisy_chunks=3,
-    num_steps=24,
     shift='linear-shift',
     type='pa',
     window_probs=None)
@@ -61,10 +62,11 @@ seed = 42
 tensorboard = False
 text_encoder = dict(dim=64, model_max_length=24, type='offline_text')
 vae = dict(
-    from_pretrained='checkpoints/tiny/vae',
+    from_pretrained=
+    'checkpoints/tiny/vae',
     latent_channels=32,
     patch_size=8,
-    type='PCAVideoVAE')
+    type='ChunkPCAVideoVAE')
 wandb = False
 wandb_project = 'pavdm'
 warmup_steps = 100
