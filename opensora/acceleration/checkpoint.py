@@ -7,7 +7,7 @@ Layout of ``<exp_dir>/epoch{E}-global_step{S}/``:
                          ``optimizer.pt`` for the torch backend); ``lr_scheduler.pt``
 ``ema/``                 ``model.safetensors`` (fp32 EMA) + ``config.json``: a snapshot directory that
                          ``STDiT3.from_pretrained`` and ``scripts/inference.py --ckpt-path`` accept
-``running_states.json``  epoch, batch within the epoch, global step, world size, data counters
+``running_states.json``  epoch, batch within the epoch, global step, world size, sp_size, data counters
 ``rank/rank{r}.pt``      each rank's own state (RNG and generator states, data counters)
 =======================  ===========================================================================
 
@@ -25,6 +25,8 @@ import torch
 from opensora.utils.ckpt import load_state_dict, load_weights_strict, save_safetensors
 from opensora.utils.dist import barrier, get_rank, get_world_size, is_main_process
 from opensora.utils.logging import get_logger
+
+from .parallel_states import get_parallel_groups
 
 logger = get_logger(__name__)
 _NAME = re.compile(r"^epoch(\d+)-global_step(\d+)$")
@@ -96,7 +98,8 @@ def read_running_state(path) -> dict:
 def load_checkpoint(path, *, backend, ema) -> tuple[dict, dict | None]:
     """Collective: restore model, optimizer, lr scheduler and EMA; return (running state, this rank's state).
 
-    The rank state is None (with a warning) if the world size changed: data order and noise then differ
+    Weights and optimizer states do not depend on the layout, so a checkpoint loads under any world size and
+    ``sp_size``. The rank state is None (with a warning) if either changed: data order and noise then differ
     from the uninterrupted run.
     """
     path = Path(path)
@@ -104,9 +107,11 @@ def load_checkpoint(path, *, backend, ema) -> tuple[dict, dict | None]:
     backend.load(path)
     load_weights_strict(ema, load_state_dict(path / "ema" / "model.safetensors"))
     rank_file = path / "rank" / f"rank{get_rank()}.pt"
-    if state.get("world_size") != get_world_size() or not rank_file.is_file():
-        logger.warning("checkpoint %s was written by %s processes, now %d: model/optimizer are restored, but the "
-                       "data order and random streams will not match the original run",
-                       path, state.get("world_size"), get_world_size())
+    saved = (state.get("world_size"), state.get("sp_size", 1))
+    now = (get_world_size(), get_parallel_groups().sp_size)
+    if saved != now or not rank_file.is_file():
+        logger.warning("checkpoint %s was written by %s processes with sp_size %s, now %d with sp_size %d: "
+                       "model/optimizer are restored, but the data order and random streams will not match the "
+                       "original run", path, *saved, *now)
         return state, None
     return state, torch.load(rank_file, weights_only=True)

@@ -349,18 +349,28 @@ def _memory_per_rank(config, shape: CallShape, sp: int, weights: dict, geometry,
                 sampling_peak=sampling, encoding_peak=encoding, peak=max(sampling, encoding))
 
 
+def _scaled(value, unit: str) -> str:
+    """``value`` with a decimal prefix that keeps 1 to 3 digits before the point (1.2 GFLOP, 26.7 PFLOP)."""
+    if value is None:
+        return "?"
+    for scale, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.{1 if unit == 'FLOP' else 2}f} {prefix}{unit}"
+    return f"{value:.0f} {unit}"
+
+
 def format_cost(cost: dict) -> str:
     """A few lines for the dry-run printout."""
     fl, mem, w = cost["flops"], cost["memory_per_rank"], cost["weights"]
-    gb = lambda b: "?" if b is None else f"{b / 1e9:.2f} GB"  # noqa: E731
-    tf = lambda f: "?" if f is None else f"{f / 1e12:.1f} TFLOP"  # noqa: E731
+    gb = lambda b: _scaled(b, "B")  # noqa: E731
+    tf = lambda f: _scaled(f, "FLOP")  # noqa: E731
     windows = ", ".join(f"{e['calls']} x {e['frames']} latents: {tf(e['total'])} "
                         f"(attention {tf(e['attention'])})" for e in fl["per_window"])
     lines = [
         f"model FLOPs per call (batch {fl['batch']}, sp_size {fl['sp_size']}): {windows}",
-        f"model FLOPs in total: {fl['total']['total'] / 1e15:.2f} PFLOP (attention "
-        f"{fl['total']['attention'] / 1e15:.2f}, rest {fl['total']['rest'] / 1e15:.2f}); per rank "
-        f"{fl['total']['per_rank'] / 1e15:.2f} PFLOP; VAE decode {tf(cost['vae_decode_flops_total'])}",
+        f"model FLOPs in total: {tf(fl['total']['total'])} (attention {tf(fl['total']['attention'])}, rest "
+        f"{tf(fl['total']['rest'])}); per rank {tf(fl['total']['per_rank'])}; VAE decode "
+        f"{tf(cost['vae_decode_flops_total'])}",
         f"weights: STDiT3 {gb(w['stdit3']['bytes'])} ({w['stdit3']['dtype']}), VAE {gb(w['vae']['bytes'])}, "
         f"text encoder {gb(w['text_encoder']['bytes'])} ({w['text_encoder']['dtype']})",
         f"memory per rank: DiT activations {gb(cost['activation']['peak'])}, VAE decode "

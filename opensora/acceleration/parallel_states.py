@@ -94,6 +94,63 @@ class ParallelGroups:
         return self.dp_rank * self.sp_size
 
 
+def check_sp_size(sp_size, world_size: Optional[int], num_heads: Optional[int] = None, *,
+                  command: str = "SCRIPT") -> None:
+    """The checks of a ``sp_size`` config key before any group or network is made (ValueError, one line each).
+
+    In order: an integer >= 1; a divisor of the model's ``num_heads`` (heads are split over the group); more
+    than one process when K > 1 (``command`` is named in the torchrun hint); a divisor of ``world_size``.
+    ``world_size=None`` (a dry run, which plans for K ranks from one process) skips the last two.
+    """
+    if not isinstance(sp_size, int) or isinstance(sp_size, bool) or sp_size < 1:
+        raise ValueError(f"sp_size={sp_size!r} must be an integer >= 1 (ranks per sequence-parallel group), "
+                         f"e.g. sp_size=1")
+    if num_heads is not None and num_heads % sp_size:
+        valid = [k for k in range(1, num_heads + 1) if num_heads % k == 0]
+        raise ValueError(f"sp_size={sp_size} does not divide the model's num_heads={num_heads}: sequence "
+                         f"parallelism splits the attention heads over the group; use sp_size in {valid}")
+    if world_size is None:
+        return
+    if sp_size > 1 and world_size == 1:
+        raise ValueError(f"sp_size={sp_size} needs {sp_size} processes per group, but this is a single process; "
+                         f"launch it with torchrun --nproc_per_node={sp_size} (or a multiple of {sp_size}) "
+                         f"{command} ..., or set sp_size=1")
+    parallel_layout(world_size, sp_size)
+
+
+def check_sp_config(sp_size, model_cfg: dict, world_size: Optional[int], command: str) -> None:
+    """:func:`check_sp_size` for a run config: the model's ``num_heads`` comes from its config, built on the
+    meta device (no weights are read) only when ``sp_size`` > 1."""
+    heads = None
+    if isinstance(sp_size, int) and not isinstance(sp_size, bool) and sp_size > 1:
+        from .cost_model import build_on_meta
+
+        heads = getattr(getattr(build_on_meta(dict(model_cfg)), "config", None), "num_heads", None)
+    check_sp_size(sp_size, world_size, heads, command=command)
+
+
+def broadcast_from_writer(fn, groups: Optional[ParallelGroups] = None):
+    """``fn()`` run on the group writer only; its result (or its exception) on every rank of the SP group.
+
+    For decisions that must be identical within a group and read files the writer owns (resume / skip):
+    an exception on the writer is raised on every rank instead of leaving the others waiting.
+    """
+    groups = groups or get_parallel_groups()
+    if groups.sp_group is None:
+        return fn()
+    box = [None]
+    if is_group_writer(groups):
+        try:
+            box[0] = ("ok", fn())
+        except Exception as err:  # noqa: BLE001 - re-raised on every rank below
+            box[0] = ("error", err)
+    dist.broadcast_object_list(box, src=groups.sp_src, group=groups.sp_group)
+    kind, value = box[0]
+    if kind == "error":
+        raise value
+    return value
+
+
 def init_parallel_groups(sp_size: int = 1) -> ParallelGroups:
     """Create and register the DP and SP groups (collective: every rank calls it with the same ``sp_size``).
 
@@ -102,6 +159,8 @@ def init_parallel_groups(sp_size: int = 1) -> ParallelGroups:
     """
     global _GROUPS
     destroy_parallel_groups()
+    if not isinstance(sp_size, int) or isinstance(sp_size, bool):
+        raise ValueError(f"sp_size={sp_size!r} must be an integer >= 1")
     if not (dist.is_available() and dist.is_initialized()):
         layout, rank = parallel_layout(1, sp_size), 0
         _GROUPS = ParallelGroups(layout, rank, None, None)

@@ -3,6 +3,7 @@
     python scripts/inference.py configs/pavdm/infer_60s.py --prompt "a red fox runs through snow"
     torchrun --nproc_per_node=8 scripts/inference.py configs/pavdm/infer_60s.py --prompt-path prompts.txt
     python scripts/inference.py configs/pavdm/infer_60s.py --dry-run      # plan.json + heatmap, no weights
+    torchrun --nproc_per_node=8 scripts/inference.py configs/pavdm/infer_60s.py --cfg-options sp_size=4  # 2 x 4
 """
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import logging
 import sys
 from pathlib import Path
 
+from opensora.acceleration.parallel_states import check_sp_config, destroy_parallel_groups, init_parallel_groups
 from opensora.utils import dist
 from opensora.utils.cli import run_cli
-from opensora.utils.config import add_config_args, parse_config
+from opensora.utils.config import add_config_args, parse_config, to_dict
 from opensora.utils.files import prepare_output_dir
 from opensora.utils.logging import setup_logging
 
@@ -85,13 +87,16 @@ def load_items(cfg, required: bool = True) -> list:
     return load_prompts(cfg.prompt, cfg.prompt_path, cfg.reference_path)
 
 
-def dry_run(pipe: LongVideoPipeline, items: list, plan_out) -> dict:
-    """The first video's plan (text-only without prompts) as JSON + PNG, and the cost of every video (all of
-    them were checked as a real run checks them). Nothing is loaded."""
+def dry_run(pipe: LongVideoPipeline, items: list, plan_out, cfg) -> dict:
+    """The first video's plan (text-only without prompts) as JSON + PNG with its ``cost`` section (FLOPs,
+    memory per rank for ``cfg.sp_size``, weights), and the model calls of every video (all of them were
+    checked as a real run checks them). Nothing is loaded."""
     record = pipe.plan(items[0] if items else None)
+    cost = plan_export.add_cost(record, cfg, pipe.geometry())
     path = plan_export.write_plan_json(record, plan_out)
     png = plan_export.plot_plan(record, path.with_suffix(".png"))
     print(plan_export.summary(record))
+    print(cost)
     if len(items) > 1:
         calls = {}  # one plan per start: text only / with a reference
         for item in items:
@@ -110,9 +115,11 @@ def main(argv=None):
     check_size_keys(cfg, user_keys(args, args.cfg_options))
     if not args.dry_run:
         prepare_output_dir(cfg.save_dir)
-    # 2. distributed (torchrun or a single process), logging
+    # 2. distributed (torchrun or a single process), logging; sp_size (a dry run plans for it from one process)
     info = dist.init_distributed()
     setup_logging(info.rank, None if args.dry_run else cfg.save_dir)
+    check_sp_config(cfg.sp_size, to_dict(cfg.model), None if args.dry_run else info.world_size,
+                    "scripts/inference.py")
     # 3. prompts, plans, references, timelines: all checked before any network is built or weights are read
     items = load_items(cfg, required=not args.dry_run)
     planner = LongVideoPipeline.from_config(cfg, dry_run=True, device=info.device)
@@ -120,13 +127,19 @@ def main(argv=None):
         planner.check(items)
     if args.dry_run:
         plan_out = Path(args.plan_out) if args.plan_out else Path(cfg.save_dir) / "plan.json"
-        return dry_run(planner, items, plan_out) if info.rank == 0 else None
-    # 4. networks, scheduler and settings
+        return dry_run(planner, items, plan_out, cfg) if info.rank == 0 else None
+    # 4. data x sequence-parallel groups (collective), networks, scheduler and settings
+    groups = init_parallel_groups(cfg.sp_size)
     pipe = LongVideoPipeline.from_config(cfg, device=info.device)
-    # 5. generate: each rank streams its videos' chunks into their mp4 files
+    if cfg.text_encoder_offload:
+        pipe.offload_text_encoder(items)
+    logger.info("%d process(es): %d data-parallel group(s) of sp_size %d", info.world_size, groups.dp_size,
+                groups.sp_size)
+    # 5. generate: each group streams its videos' chunks into their mp4 files (one writer per group)
     written = pipe(items, save_dir=cfg.save_dir, resume=args.resume)
     logger.info("rank %d wrote %d videos to %s", info.rank, len(written), cfg.save_dir)
     dist.barrier()
+    destroy_parallel_groups()
     dist.destroy()
     return written
 

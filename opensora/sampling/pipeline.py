@@ -31,6 +31,10 @@ import torch
 from mmengine.config import Config
 from tqdm.auto import tqdm
 
+from opensora.acceleration.parallel_states import (broadcast_from_writer, data_parallel_shard, get_parallel_groups,
+                                                   is_group_writer)
+from opensora.models.text_encoder import encode_then_offload
+from opensora.models.text_encoder.offload import run_texts
 from opensora.registry import MODELS, SCHEDULERS, build_module
 from opensora.schedulers.plan import ChunkSchedule
 from opensora.schedulers.rectified_flow import RFlow
@@ -60,7 +64,7 @@ Prompt = Union[str, PromptItem]
 CONFIG_KEYS = {"model", "vae", "text_encoder", "scheduler", "schedule", "cfg_scale", "num_frames", "resolution",
                "aspect_ratio", "image_size", "fps", "whole_seconds", "prompt", "prompt_path", "reference_path",
                "reference_side", "num_sample", "batch_size", "seed", "dtype", "save_dir", "save_state_every",
-               "crf", "save_latents", "progress"}
+               "crf", "save_latents", "progress", "sp_size", "text_encoder_offload"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,7 +159,10 @@ def _build_networks(cfg: Config, device, dry_run: bool) -> Networks:
             return Networks(vae=build_module(dict(to_dict(cfg.vae), from_pretrained=None), MODELS, config_key="vae"),
                             scheduler=scheduler)
     vae = build_module(to_dict(cfg.vae), MODELS, config_key="vae").to(device, dtype).eval()
-    model = build_module(to_dict(cfg.model), MODELS, config_key="model").to(device, dtype).eval()
+    model_cfg = to_dict(cfg.model)
+    if cfg.sp_size > 1:  # splits each window over the registered sequence-parallel group
+        model_cfg["enable_sequence_parallelism"] = True
+    model = build_module(model_cfg, MODELS, config_key="model").to(device, dtype).eval()
     text_encoder = build_module(to_dict(cfg.text_encoder), MODELS, config_key="text_encoder", device=device)
     return Networks(vae=vae, scheduler=scheduler, model=model, text_encoder=text_encoder)
 
@@ -293,8 +300,21 @@ class LongVideoPipeline:
     # ---- sampling ----------------------------------------------------------------------------------
     def shard(self, jobs: list) -> list:
         """The videos this process generates: the one place that splits work over processes (round robin over
-        the ``torchrun`` ranks; every video goes to exactly one rank)."""
-        return dist.shard(jobs, dist.get_rank(), dist.get_world_size())
+        the data-parallel groups, ``opensora.acceleration.parallel_states``: every video goes to exactly one
+        group, and all ranks of a sequence-parallel group generate the same videos; without sequence
+        parallelism a group is one ``torchrun`` rank)."""
+        return data_parallel_shard(jobs, get_parallel_groups())
+
+    def offload_text_encoder(self, prompts: Union[Prompt, Sequence[Prompt]], mode: str = "free") -> None:
+        """Encode every caption of this process's videos of ``prompts`` now, then release the text encoder
+        (``encode_then_offload``; ``mode="cpu"`` keeps it on the CPU for prompts not given here)."""
+        self._check_ready()
+        items = [_item(p) for p in ([prompts] if isinstance(prompts, (str, PromptItem)) else prompts)]
+        mine = self.shard(make_jobs(items, self.sampling.num_sample, self.sampling.seed))
+        encoder = encode_then_offload(self.networks.text_encoder, run_texts(j.prompt for j in mine), mode=mode)
+        self.networks = dataclasses.replace(self.networks, text_encoder=encoder)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def _check_ready(self) -> None:
         if self.networks.model is None or self.networks.text_encoder is None:
@@ -371,9 +391,9 @@ class LongVideoPipeline:
         """Write ``save_dir/sample_XXXX.mp4`` + ``.json`` (+ ``.latents.pt``) per video, as the CLI does.
 
         Every prompt gets ``num_sample`` videos; video j uses ``seed + j`` (default: the settings' seed).
-        Under ``torchrun`` each rank writes its share (:meth:`shard`). With ``resume``, finished videos are
-        skipped and interrupted batches continue from their saved state (bit for bit). Returns this
-        process's mp4 paths.
+        Under ``torchrun`` each data-parallel group writes its share (:meth:`shard`) from its writer rank. With
+        ``resume``, finished videos are skipped and interrupted batches continue from their saved state (bit
+        for bit). Returns the mp4 paths this process wrote (none on the other ranks of an SP group).
         """
         self._check_ready()
         items = [_item(p) for p in ([prompts] if isinstance(prompts, (str, PromptItem)) else prompts)]
@@ -386,8 +406,9 @@ class LongVideoPipeline:
                              f"{checks.MAX_SEED}; use a smaller --seed")
         mine = self.shard(jobs)
         geom = self.check([j.prompt for j in mine] or items, seconds=seconds, num_frames=num_frames)
-        logger.info("rank %d/%d: %d of %d videos; %s", dist.get_rank(), dist.get_world_size(), len(mine),
-                    len(jobs), geom)
+        groups = get_parallel_groups()
+        logger.info("rank %d/%d (data-parallel group %d of %d): %d of %d videos; %s", dist.get_rank(),
+                    dist.get_world_size(), groups.dp_rank, groups.dp_size, len(mine), len(jobs), geom)
         save_dir = prepare_output_dir(save_dir)
         with DirLock(save_dir, dist.get_rank()), disk_errors(save_dir, "free some space or choose another "
                                                              "--save-dir, then rerun with --resume"):
@@ -399,23 +420,42 @@ class LongVideoPipeline:
         fingerprint = batch_fingerprint(jobs, schedule, geom, self.sampling.cfg_scale, self.output.fingerprint)
         return ResumeStore(save_dir / ".resume" / jobs[0].name, fingerprint, self.output.save_state_every)
 
-    def _write_batch(self, jobs: list, geom: VideoGeometry, save_dir: Path, resume: bool) -> list:
-        """Generate the videos of ``jobs`` into ``save_dir`` (see the module docstring); returns the mp4 paths."""
-        schedule = self._plan(geom, jobs[0].has_reference)
-        store = self._store(jobs, geom, schedule, save_dir)
-        paths = [save_dir / f"{j.name}.mp4" for j in jobs]
+    def _resume_point(self, jobs: list, schedule: ChunkSchedule, store: ResumeStore, save_dir: Path,
+                      resume: bool) -> tuple:
+        """(finished, sampler state or None) of a batch, decided from its files (before anything is written)."""
         if resume and is_done(save_dir, jobs, store):
             logger.info("skipping %s: already finished (same run fingerprint)", ", ".join(j.name for j in jobs))
-            return paths
+            return True, None
         state = store.load_state() if resume else None
         if state is None:
             store.clear()
-        elif resume:
+        else:
             logger.info("resuming %s from %s: %d of %d chunks done, model call %d of %d",
                         ", ".join(j.name for j in jobs), store.state_path, state.num_yielded, schedule.num_chunks,
                         state.iteration, schedule.num_iterations)
+        return False, state
+
+    def _write_batch(self, jobs: list, geom: VideoGeometry, save_dir: Path, resume: bool) -> list:
+        """Generate the videos of ``jobs`` into ``save_dir`` (see the module docstring); returns the mp4 paths.
+
+        Under sequence parallelism every rank of the group samples (the model calls are collective), the
+        group writer alone reads and writes the files: it decides skip / resume and sends the state to the
+        others (``broadcast_from_writer``), which then only sample and return no paths.
+        """
+        schedule = self._plan(geom, jobs[0].has_reference)
+        store = self._store(jobs, geom, schedule, save_dir)
+        writer = is_group_writer()
+        done, state = broadcast_from_writer(lambda: self._resume_point(jobs, schedule, store, save_dir, resume))
+        paths = [save_dir / f"{j.name}.mp4" for j in jobs] if writer else []
+        if done:
+            return paths
         bar, on_call = self._progress(jobs, schedule, 0 if state is None else state.iteration)
         sampler = self._sampler(jobs, geom, schedule, state=state, on_call=on_call)
+        if not writer:
+            for _ in sampler:  # the writer of the group saves and decodes the same chunks
+                pass
+            bar.close()
+            return paths
         with ExitStack() as stack:
             writers = [stack.enter_context(Mp4Writer(p, geom.fps, geom.frames_kept, self.output.crf)) for p in paths]
             sink = ChunkSink(self.networks.vae, writers, store, self.device)
@@ -439,7 +479,8 @@ class LongVideoPipeline:
                 "whole_seconds": self.video.whole_seconds, "cfg_scale": self.sampling.cfg_scale,
                 "num_sampling_steps": scheduler.get("num_sampling_steps"), "schedule": dict(self.sampling.schedule),
                 "scheduler": {"type": type(sched).__name__, **scheduler},
-                "reference_side": self.sampling.reference_side, "crf": self.output.crf}
+                "reference_side": self.sampling.reference_side, "crf": self.output.crf,
+                "sp_size": get_parallel_groups().sp_size}
 
 
 def _item(prompt: Prompt, reference: Optional[str] = None) -> PromptItem:

@@ -29,7 +29,9 @@ def create_experiment_dir(outputs, name: str) -> Path:
 
 
 def build_data(cfg, *, rank: int, world_size: int):
-    """(dataset, bucket sampler, loader) from ``cfg.dataset``, ``cfg.buckets``, ``cfg.batch_size``, ``cfg.seed``."""
+    """(dataset, bucket sampler, loader) from ``cfg.dataset``, ``cfg.buckets``, ``cfg.batch_size``, ``cfg.seed``;
+    ``rank`` / ``world_size``: this data shard and their number (the data-parallel group and the number of
+    groups: the ranks of a sequence-parallel group load the same batches)."""
     dataset = build_module(to_dict(cfg.dataset), DATASETS, config_key="dataset")
     sampler = BucketBatchSampler(dataset, to_dict(cfg.buckets), cfg.batch_size, num_replicas=world_size,
                                  rank=rank, seed=cfg.seed)
@@ -52,8 +54,12 @@ def build_encoders(cfg, *, device, latents_given: bool):
 
 
 def build_model(cfg, *, text_encoder=None):
-    """The diffusion model (fp32; the backend casts it), checked against the text encoder's sizes."""
-    model = build_module(to_dict(cfg.model), MODELS, config_key="model")
+    """The diffusion model (fp32; the backend casts it), checked against the text encoder's sizes; with
+    ``sp_size`` > 1 it splits every frame's tokens over the registered sequence-parallel group."""
+    model_cfg = to_dict(cfg.model)
+    if cfg.sp_size > 1:
+        model_cfg["enable_sequence_parallelism"] = True
+    model = build_module(model_cfg, MODELS, config_key="model")
     if text_encoder is not None and hasattr(model, "config"):
         want = (text_encoder.model_max_length, text_encoder.output_dim)
         have = (model.config.model_max_length, model.config.caption_channels)

@@ -13,6 +13,7 @@ import torch
 import torch.distributed as dist
 
 from opensora.acceleration.checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
+from opensora.acceleration.parallel_states import get_parallel_groups
 from opensora.utils.dist import get_world_size
 from opensora.utils.files import disk_errors
 from opensora.utils.logging import get_logger
@@ -81,7 +82,7 @@ class Trainer:
             self.bad_rows = set(mine["bad_rows"])
         self.last_ckpt, self.saved_step = Path(path), self.pos.global_step
         logger.info("resumed from %s at epoch %d, batch %d, global step %d%s", path, *asdict(self.pos).values(),
-                    "" if mine is not None else " (model and optimizer only: the world size changed)")
+                    "" if mine is not None else " (model and optimizer only: the world size or sp_size changed)")
 
     def save(self) -> Path:
         name = checkpoint_name(self.pos.epoch, self.pos.global_step)
@@ -90,7 +91,9 @@ class Trainer:
         with disk_errors(self.exp_dir, f"{name}.tmp is incomplete and can be deleted; free space, then resume with "
                                        f"{last}"):
             self.last_ckpt = save_checkpoint(self.exp_dir, name, backend=self.parts.backend, ema=self.ema,
-                                             running_state=asdict(self.pos), rank_state=mine,
+                                             running_state=dict(asdict(self.pos),
+                                                                sp_size=get_parallel_groups().sp_size),
+                                             rank_state=mine,
                                              keep_last=self.cfg.keep_last)
         self.saved_step = self.pos.global_step
         logger.info("saved checkpoint %s", self.last_ckpt)
@@ -131,7 +134,7 @@ class Trainer:
                    ema_decay_at(self.pos.global_step + 1, self.cfg.ema_decay, self.cfg.ema_warmup))
         self.pos.global_step, self.pos.batch = self.pos.global_step + 1, self.pos.batch + 1
         self.bad_rows.update(batch["skipped"])
-        self.throughput.add(info["batch_size"] * get_world_size())
+        self.throughput.add(info["batch_size"] * get_parallel_groups().dp_size)  # distinct samples of the step
         self._losses.append(value)
         self._after_step(info, grad_norm)
         return value

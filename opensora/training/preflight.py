@@ -21,8 +21,8 @@ logger = get_logger(__name__)
 # every key a training config may hold (configs/pavdm/_base_/train_runtime.py + the networks)
 TRAIN_CONFIG_KEYS = {
     "model", "vae", "text_encoder", "scheduler", "objective", "dataset", "buckets", "batch_size", "num_workers",
-    "backend", "plugin", "dtype", "optimizer", "warmup_steps", "grad_clip", "ema_decay", "ema_warmup", "seed",
-    "outputs", "load", "epochs", "max_steps", "log_every", "ckpt_every", "keep_last", "tensorboard", "wandb",
+    "backend", "plugin", "sp_size", "dtype", "optimizer", "warmup_steps", "grad_clip", "ema_decay", "ema_warmup",
+    "seed", "outputs", "load", "epochs", "max_steps", "log_every", "ckpt_every", "keep_last", "tensorboard", "wandb",
     "wandb_project",
 }
 BACKEND_PLUGINS = {"colossalai": ("zero2", "ddp"), "torch": ("zero", "ddp")}

@@ -21,6 +21,8 @@ from mmengine.config import Config
 
 from opensora.acceleration.backend import build_backend
 from opensora.acceleration.checkpoint import list_checkpoints
+from opensora.acceleration.parallel_states import (ParallelGroups, check_sp_config, destroy_parallel_groups,
+                                                   group_seed, init_parallel_groups)
 from opensora.utils.config import apply_overrides, load_config, to_dict
 from opensora.utils.dist import DistInfo, destroy, init_distributed
 from opensora.utils.logging import get_logger, setup_logging
@@ -35,11 +37,14 @@ from .train_utils import create_ema
 logger = get_logger("train")
 
 
-def seeded_generators(seed: int, rank: int, device) -> tuple[torch.Generator, torch.Generator]:
-    """Per-rank streams: one on the device (noise, VAE, caption dropout), one on the CPU (levels)."""
-    torch.manual_seed(seed + rank)
-    gen = torch.Generator(device=device).manual_seed(seed + rank)
-    return gen, torch.Generator().manual_seed(seed + rank + 7919)
+def seeded_generators(seed: int, groups: ParallelGroups, device) -> tuple[torch.Generator, torch.Generator]:
+    """Per data-parallel group streams (``group_seed``: the ranks of a sequence-parallel group compute one
+    batch together, so they draw the same): one on the device (noise, VAE, caption dropout), one on the CPU
+    (levels). Without sequence parallelism a group is one rank (``seed + rank``)."""
+    base = group_seed(seed, groups)
+    torch.manual_seed(base)
+    gen = torch.Generator(device=device).manual_seed(base)
+    return gen, torch.Generator().manual_seed(base + 7919)
 
 
 def _networks(cfg: Config, info: DistInfo, latents_given: bool) -> tuple:
@@ -55,18 +60,20 @@ def _networks(cfg: Config, info: DistInfo, latents_given: bool) -> tuple:
     return vae, text_encoder, model, ema, scheduler, objective
 
 
-def build_trainer(cfg: Config, exp_dir: Path, info: DistInfo, data: tuple) -> tuple[Trainer, Monitor]:
+def build_trainer(cfg: Config, exp_dir: Path, info: DistInfo, groups: ParallelGroups,
+                  data: tuple) -> tuple[Trainer, Monitor]:
     """Networks, backend, step parts, monitor and loop of one run over ``data`` = (dataset, sampler, loader)."""
     dataset, sampler, loader = data
-    logger.info("dataset: %d rows, buckets %s, %d batches per process in epoch 0",
+    logger.info("dataset: %d rows, buckets %s, %d batches per data-parallel group in epoch 0",
                 len(dataset), sampler.buckets, sampler.num_batches(0))
-    logger.info("backend %s, plugin %s, dtype %s, grad_clip %g, %d process(es)", cfg.backend, cfg.plugin,
-                cfg.dtype, cfg.grad_clip, info.world_size)
+    logger.info("backend %s, plugin %s, dtype %s, grad_clip %g, %d process(es): %d data-parallel group(s) of "
+                "sp_size %d", cfg.backend, cfg.plugin, cfg.dtype, cfg.grad_clip, info.world_size, groups.dp_size,
+                groups.sp_size)
     vae, text_encoder, model, ema, scheduler, objective = _networks(cfg, info, dataset.provides_latents)
     backend = build_backend(model, backend=cfg.backend, optimizer=to_dict(cfg.optimizer),
                             warmup_steps=cfg.warmup_steps, plugin=cfg.plugin, dtype=cfg.dtype,
                             grad_clip=cfg.grad_clip, device=info.device)
-    generator, level_generator = seeded_generators(cfg.seed, info.rank, info.device)
+    generator, level_generator = seeded_generators(cfg.seed, groups, info.device)
     parts = StepParts(backend=backend, scheduler=scheduler, objective=objective, vae=vae, text_encoder=text_encoder,
                       generator=generator, level_generator=level_generator, device=info.device)
     monitor = Monitor(exp_dir, tensorboard=cfg.tensorboard, wandb=cfg.wandb, wandb_project=cfg.wandb_project,
@@ -101,7 +108,9 @@ def train(config: Union[str, Path, Config], **overrides) -> Path:
     check_train_config(cfg)
     info = init_distributed()
     setup_logging(info.rank, None)
-    data = build_data(cfg, rank=info.rank, world_size=info.world_size)
+    check_sp_config(cfg.sp_size, to_dict(cfg.model), info.world_size, "scripts/train.py")
+    groups = init_parallel_groups(cfg.sp_size)  # collective; batches are sharded over the data-parallel groups
+    data = build_data(cfg, rank=groups.dp_rank, world_size=groups.dp_size)
     data[1].num_batches(0)  # raises if the data gives no full batch
     # 2. experiment folder, logging
     exp_dir = create_experiment_dir(cfg.outputs, Path(cfg.filename).stem)
@@ -111,7 +120,7 @@ def train(config: Union[str, Path, Config], **overrides) -> Path:
             cfg.dump(str(exp_dir / "config.py"))
         logger.info("experiment %s, %d process(es) on %s", exp_dir, info.world_size, info.device)
         # 3. networks, backend, monitor
-        trainer, monitor = build_trainer(cfg, exp_dir, info, data)
+        trainer, monitor = build_trainer(cfg, exp_dir, info, groups, data)
         # 4. resume, then train (every rank sees the same all-reduced loss, so a NaN stops all of them here)
         if cfg.load:
             trainer.resume(cfg.load)
@@ -119,6 +128,7 @@ def train(config: Union[str, Path, Config], **overrides) -> Path:
             final = trainer.fit()
         finally:
             monitor.close()
+            destroy_parallel_groups()
             destroy()
     logger.info("done after %d steps; final checkpoint %s; EMA weights for inference: %s",
                 trainer.pos.global_step, final, final / "ema" / "model.safetensors")

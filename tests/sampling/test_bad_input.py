@@ -14,7 +14,7 @@ import torch
 
 from opensora.sampling import cli, pipeline
 from opensora.sampling.schedules import build_plan
-from opensora.utils import files
+from opensora.utils import dist, files
 from opensora.utils.cli import run_cli
 from opensora.utils.logging import setup_logging
 from opensora.utils.video_io import read_video
@@ -91,6 +91,14 @@ UP_FRONT = {
                       r"it again"),
     "weights-truncated": (["--ckpt-path", "{tmp}/truncated.safetensors"],
                           r"cannot read weights .*truncated\.safetensors \(\d+ bytes\)"),
+    "sp-size-0": (["--cfg-options", "sp_size=0"], r"sp_size=0 must be an integer >= 1 \(ranks per sequence-parallel "
+                                                  r"group\), e\.g\. sp_size=1"),
+    "sp-size-not-dividing-heads": (["--cfg-options", "sp_size=3"],
+                                   r"sp_size=3 does not divide the model's num_heads=2: sequence parallelism splits "
+                                   r"the attention heads over the group; use sp_size in \[1, 2\]"),
+    "sp-size-without-torchrun": (["--cfg-options", "sp_size=2"],
+                                 r"sp_size=2 needs 2 processes per group, but this is a single process; launch it "
+                                 r"with torchrun --nproc_per_node=2 \(or a multiple of 2\) scripts/inference\.py"),
     "weights-missing": (["--ckpt-path", "/nonexistent/stdit.safetensors"],
                         r"could not find weights '/nonexistent/stdit\.safetensors'.*local copy"),
 }
@@ -264,6 +272,15 @@ def test_sigterm_stops_cleanly_and_every_written_chunk_is_playable(tmp_path, cap
     assert read_video(tmp_path / "out/sample_0000.mp4").shape[0] == 48
 
 
+def test_sp_size_must_divide_the_world_size(tmp_path, capsys, monkeypatch):
+    """``torchrun --nproc_per_node=3 ... sp_size=2``, simulated: the check runs before any process group is used."""
+    monkeypatch.setattr(cli.dist, "init_distributed", lambda: dist.DistInfo(0, 3, 0, torch.device("cpu")))
+    code, error, _ = run(capsys, TINY, "--prompt", "a fox", "--save-dir", tmp_path, *FAST, "sp_size=2")
+    assert code == 2 and re.search(r"sp_size 2 does not divide the world size 3; use one of \[1, 3\] \(or launch a "
+                                   r"multiple of 2 processes\)", error), error
+    assert not (tmp_path / "sample_0000.mp4").exists()
+
+
 def test_schedule_type_switch_from_the_command_line(tmp_path, capsys):
     code, error, err = run(capsys, TINY, "--dry-run", "--plan-out", tmp_path / "plan.json", "--num-frames", "5s",
                            "--cfg-options", "schedule.type=rn")
@@ -291,6 +308,7 @@ OTHER_CASES = {
     "odd-image-sizes": test_top_level_is_exact_and_dry_run_runs_the_sampler_check,
     "plan-level-above-1000": test_dry_run_refuses_a_plan_the_sampler_refuses,
     "schedule-type-switch": test_schedule_type_switch_from_the_command_line,
+    "sp-size-not-dividing-world": test_sp_size_must_divide_the_world_size,
     "safetensors-named-pt": test_safetensors_with_a_pt_name_loads,
 }
 CASE_IDS = set(UP_FRONT) | set(CONFIG_FILE_CASES) | set(DRY_RUN_CASES) | set(OTHER_CASES)

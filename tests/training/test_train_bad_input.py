@@ -56,6 +56,14 @@ CASES = {
     "train-unknown-plugin": (None, ["--plugin", "zero3"],
                              r"plugin='zero3' \(--plugin\) does not exist for backend='colossalai'; use one of "
                              r"\('zero2', 'ddp'\)"),
+    "train-sp-size-0": (None, ["--cfg-options", "sp_size=0"], r"sp_size=0 must be an integer >= 1"),
+    "train-sp-size-not-dividing-heads": (None, ["--cfg-options", "sp_size=3"],
+                                         r"sp_size=3 does not divide the model's num_heads=2: .*use sp_size in "
+                                         r"\[1, 2\]"),
+    "train-sp-size-without-torchrun": (None, ["--cfg-options", "sp_size=2"],
+                                       r"sp_size=2 needs 2 processes per group, but this is a single process; "
+                                       r"launch it with torchrun --nproc_per_node=2 \(or a multiple of 2\) "
+                                       r"scripts/train\.py"),
     "train-lr-not-finite": (None, ["--lr", "nan"], r"optimizer\.lr=nan \(--lr\) must be a finite number > 0"),
     "train-load-tmp-checkpoint": (None, ["--load", "{tmp}/ckpts/epoch0-global_step2.tmp"],
                                   r"--load .*epoch0-global_step2\.tmp is an incomplete checkpoint left by an "

@@ -55,7 +55,7 @@ def test_two_process_run_checkpoints_and_skips_bad_files(runs):
         "epoch0-global_step2", "epoch1-global_step4", "epoch2-global_step5"]  # every 2 steps + end, keep 3
     ckpt = exp / "epoch2-global_step5"
     assert json.loads((ckpt / "running_states.json").read_text()) == dict(epoch=2, batch=1, global_step=5,
-                                                                         world_size=2)
+                                                                         sp_size=1, world_size=2)
     assert {p.name for p in (ckpt / "rank").iterdir()} == {"rank0.pt", "rank1.pt"}
     rows = [json.loads(r) for r in (exp / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5] and rows[-1]["skipped_files"] == 2

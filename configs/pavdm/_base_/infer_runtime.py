@@ -14,3 +14,5 @@ save_state_every = 1  # emitted chunks between resume-state saves (--resume cont
 crf = 18  # x264 quality of the mp4s
 save_latents = False  # also write <name>.latents.pt (B=1, 4, N, h, w) per video
 progress = True  # tqdm bar on rank 0: model calls done / total, ETA, latent window
+sp_size = 1  # ranks per sequence-parallel group (torchrun --nproc_per_node=N, N a multiple of sp_size; README)
+text_encoder_offload = False  # encode every prompt up front, then free the text encoder for the sampling phase

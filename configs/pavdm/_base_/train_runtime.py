@@ -18,6 +18,7 @@ num_workers = 4
 # ---- optimisation -----------------------------------------------------------------------------------
 backend = "colossalai"  # colossalai (Booster) | torch (DDP / ZeroRedundancyOptimizer, no colossalai)
 plugin = "zero2"  # colossalai: zero2 | ddp;  torch: zero | ddp
+sp_size = 1  # ranks per sequence-parallel group: batches are sharded over world / sp_size groups (README)
 dtype = "bf16"  # model weights (ZeRO-2 keeps fp32 masters) and VAE
 optimizer = dict(lr=1e-4, weight_decay=0.0, eps=1e-15)
 warmup_steps = 1000
