@@ -25,6 +25,8 @@ from typing import Optional
 
 import torch.distributed as dist
 
+from opensora.utils.dist import shard
+
 _GROUPS: Optional["ParallelGroups"] = None
 
 
@@ -208,7 +210,13 @@ def destroy_parallel_groups() -> None:
 def data_parallel_shard(items, groups: Optional[ParallelGroups] = None) -> list:
     """Round-robin share of ``items`` for this rank's DP group; all K ranks of an SP group get the same share."""
     groups = groups or get_parallel_groups()
-    return list(items)[groups.dp_rank::groups.dp_size]
+    return shard(items, groups.dp_rank, groups.dp_size)
+
+
+def sequence_parallel_model_config(model_cfg: dict, sp_size: int) -> dict:
+    """``model_cfg`` with ``enable_sequence_parallelism=True`` when ``sp_size`` > 1 (the model then splits each
+    frame's tokens over the registered sequence-parallel group); unchanged otherwise."""
+    return dict(model_cfg, enable_sequence_parallelism=True) if sp_size > 1 else dict(model_cfg)
 
 
 def is_group_writer(groups: Optional[ParallelGroups] = None) -> bool:

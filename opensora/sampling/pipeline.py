@@ -32,7 +32,7 @@ from mmengine.config import Config
 from tqdm.auto import tqdm
 
 from opensora.acceleration.parallel_states import (broadcast_from_writer, data_parallel_shard, get_parallel_groups,
-                                                   is_group_writer)
+                                                   is_group_writer, sequence_parallel_model_config)
 from opensora.models.text_encoder import encode_then_offload
 from opensora.models.text_encoder.offload import run_texts
 from opensora.registry import MODELS, SCHEDULERS, build_module
@@ -159,9 +159,7 @@ def _build_networks(cfg: Config, device, dry_run: bool) -> Networks:
             return Networks(vae=build_module(dict(to_dict(cfg.vae), from_pretrained=None), MODELS, config_key="vae"),
                             scheduler=scheduler)
     vae = build_module(to_dict(cfg.vae), MODELS, config_key="vae").to(device, dtype).eval()
-    model_cfg = to_dict(cfg.model)
-    if cfg.sp_size > 1:  # splits each window over the registered sequence-parallel group
-        model_cfg["enable_sequence_parallelism"] = True
+    model_cfg = sequence_parallel_model_config(to_dict(cfg.model), cfg.sp_size)
     model = build_module(model_cfg, MODELS, config_key="model").to(device, dtype).eval()
     text_encoder = build_module(to_dict(cfg.text_encoder), MODELS, config_key="text_encoder", device=device)
     return Networks(vae=vae, scheduler=scheduler, model=model, text_encoder=text_encoder)

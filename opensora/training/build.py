@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from opensora.acceleration.parallel_states import sequence_parallel_model_config
 from opensora.datasets import BucketBatchSampler, build_dataloader
 from opensora.registry import DATASETS, MODELS, OBJECTIVES, SCHEDULERS, build_module
 from opensora.utils.config import to_dict
@@ -56,10 +57,7 @@ def build_encoders(cfg, *, device, latents_given: bool):
 def build_model(cfg, *, text_encoder=None):
     """The diffusion model (fp32; the backend casts it), checked against the text encoder's sizes; with
     ``sp_size`` > 1 it splits every frame's tokens over the registered sequence-parallel group."""
-    model_cfg = to_dict(cfg.model)
-    if cfg.sp_size > 1:
-        model_cfg["enable_sequence_parallelism"] = True
-    model = build_module(model_cfg, MODELS, config_key="model")
+    model = build_module(sequence_parallel_model_config(to_dict(cfg.model), cfg.sp_size), MODELS, config_key="model")
     if text_encoder is not None and hasattr(model, "config"):
         want = (text_encoder.model_max_length, text_encoder.output_dim)
         have = (model.config.model_max_length, model.config.caption_channels)
