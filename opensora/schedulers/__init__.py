@@ -32,6 +32,7 @@ from .training_levels import (  # noqa: F401
     pa_window_latents,
     pa_window_probs,
     pa_window_types,
+    replacement_window_types,
     sample_pa_training_levels,
     sample_pa_window,
 )

@@ -22,6 +22,19 @@ t2v:n           no       1..K         K-n..K-1             C n
 ==============  =======  ===========  ===================  ===========
 
 ``t2v`` exists only with keep_x0 (without context, ``init:n`` already is the text-to-video start).
+
+The replacement baselines' windows (``replacement_window_types``; never drawn unless ``window_probs`` names
+them) put all noisy chunks at one level, raw 1000 k / S with k ~ U{1..S} per sample (the levels of a clip
+sampled synchronously in S steps), then the same shift:
+
+==============  =======  ===========  ====================================================
+type            context  n            inference
+==============  =======  ===========  ====================================================
+rn:K            1        K            RN: a clean context chunk + K new chunks at one level
+rw:K+1          no       K + 1        RW (context re-noised to the clip's level), RN's first clip
+==============  =======  ===========  ====================================================
+
+Training some of them lets one set of weights serve PA and a fair RN / RW comparison.
 """
 from __future__ import annotations
 
@@ -33,7 +46,8 @@ from .noise_schedules import steps_per_round
 from .rectified_flow import NUM_TIMESTEPS, timestep_transform
 
 SHIFTS = ("linear", "linear-shift", "linear-variance")
-WINDOW_KINDS = ("steady", "init", "term", "t2v")
+WINDOW_KINDS = ("steady", "init", "term", "t2v", "rn", "rw")
+REPLACEMENT_KINDS = ("rn", "rw")
 
 
 @dataclass(frozen=True)
@@ -53,8 +67,8 @@ class PAWindow:
         return self.num_noisy + self.context
 
     def slots(self, num_noisy_chunks: int) -> list[int]:
-        """Full-window slots of the noisy chunks, oldest (cleanest) first."""
-        if self.kind == "term":
+        """Full-window slots of the noisy chunks, oldest (cleanest) first (rn / rw: 0..n-1, all one level)."""
+        if self.kind in ("term", *REPLACEMENT_KINDS):
             return list(range(self.num_noisy))
         return list(range(num_noisy_chunks - self.num_noisy, num_noisy_chunks))
 
@@ -70,9 +84,15 @@ def pa_window_types(num_noisy_chunks: int = 6, *, keep_x0: bool = True) -> list[
     return types
 
 
+def replacement_window_types(num_noisy_chunks: int = 6) -> list[PAWindow]:
+    """The replacement baselines' training windows (module docstring): "rn:K" and "rw:K+1"."""
+    return [PAWindow("rn", num_noisy_chunks, 1), PAWindow("rw", num_noisy_chunks + 1, 0)]
+
+
 def pa_window(name: str, num_noisy_chunks: int = 6, *, keep_x0: bool = True) -> PAWindow:
-    """The window type called ``name`` ("steady", "init:3", "term:1", "t2v:6")."""
-    types = {w.name: w for w in pa_window_types(num_noisy_chunks, keep_x0=keep_x0)}
+    """The window type called ``name`` ("steady", "init:3", "term:1", "t2v:6", "rn:6", "rw:7")."""
+    types = {w.name: w for w in pa_window_types(num_noisy_chunks, keep_x0=keep_x0)
+             + replacement_window_types(num_noisy_chunks)}
     if name not in types:
         raise ValueError(f"unknown window {name!r} for K={num_noisy_chunks}, keep_x0={keep_x0}; "
                          f"valid: {sorted(types)}")
@@ -90,9 +110,12 @@ def pa_window_probs(num_noisy_chunks: int = 6, *, keep_x0: bool = True,
     """Normalised sampling probabilities per window name.
 
     Default: half the mass on "steady", the rest uniform over the partial types.  ``window_probs`` maps
-    window names ("init:3") or kinds ("init", spread uniformly over that kind's types) to weights.
+    window names ("init:3") or kinds ("init", spread uniformly over that kind's types) to weights.  The
+    replacement windows ("rn", "rw") appear only when ``window_probs`` names them.
     """
     types = pa_window_types(num_noisy_chunks, keep_x0=keep_x0)
+    named = {key.split(":")[0] for key in (window_probs or {})}
+    types += [w for w in replacement_window_types(num_noisy_chunks) if w.kind in named]
     if window_probs is None:
         partial = len(types) - 1
         window_probs = {"steady": 0.5 if partial else 1.0,
@@ -150,7 +173,8 @@ def sample_pa_training_levels(batch_size: int, *, num_steps: int = 30, num_noisy
 
     1. window: the given one (a PAWindow or name, e.g. from a length bucket) or one drawn per batch.
     2. stage s ~ U{0..m-1} per sample; raw chunk levels 1000 (m (j + 1) - s) / S on the window's slots,
-       repeated over the C latents of each chunk.
+       repeated over the C latents of each chunk (rn / rw windows: k ~ U{1..S} per sample, stored as "stage",
+       raw level 1000 k / S on every noisy latent).
     3. shift ("linear": none; "linear-shift": one delta per sample, std linear_shift_scale * 1000 / S;
        "linear-variance": one delta per latent, std linear_variance_scale * 1000 / S), clamp to [0, 999].
     4. t = sigma(raw) with ``ratio`` (float or (B, 1)); the context chunk gets t = 0 and loss_mask False.
@@ -167,8 +191,12 @@ def sample_pa_training_levels(batch_size: int, *, num_steps: int = 30, num_noisy
         window = sample_pa_window(num_noisy_chunks, keep_x0=keep_x0, window_probs=window_probs, generator=generator)
     elif not isinstance(window, PAWindow):
         window = pa_window(window, num_noisy_chunks, keep_x0=keep_x0)
-    stage = torch.randint(0, m, (batch_size,), generator=generator)
-    raw = pa_raw_chunk_levels(window, stage, num_steps=num_steps, num_noisy_chunks=num_noisy_chunks)
+    if window.kind in REPLACEMENT_KINDS:  # one level k / S for all noisy chunks, k ~ U{1..S}
+        stage = torch.randint(1, num_steps + 1, (batch_size,), generator=generator)
+        raw = (stage.to(torch.float64) * (NUM_TIMESTEPS / num_steps))[:, None].repeat(1, window.num_noisy)
+    else:
+        stage = torch.randint(0, m, (batch_size,), generator=generator)
+        raw = pa_raw_chunk_levels(window, stage, num_steps=num_steps, num_noisy_chunks=num_noisy_chunks)
     raw = raw.repeat_interleave(chunk_size, dim=1)
     scale = linear_shift_scale if shift == "linear-shift" else linear_variance_scale
     raw, delta = _perturb(raw, shift, scale, num_steps, generator)

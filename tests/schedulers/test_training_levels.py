@@ -4,6 +4,7 @@ import torch
 
 from opensora.schedulers import (
     pa_inference_schedule,
+    replacement_schedule,
     pa_window,
     pa_window_latents,
     pa_window_probs,
@@ -92,3 +93,28 @@ def test_reproducible_from_generator():
     a = sample_pa_training_levels(3, generator=torch.Generator().manual_seed(7))
     b = sample_pa_training_levels(3, generator=torch.Generator().manual_seed(7))
     assert a[2]["name"] == b[2]["name"] and torch.equal(a[0], b[0])
+
+
+def test_replacement_windows_are_the_full_clip_windows_of_rn_and_rw(gen):
+    """rn:K / rw:K+1 with shift="linear" give exactly the full-clip windows of the RN / RW plans (S = 24, K = 3)."""
+    assert "rn:3" not in pa_window_probs(3) and "rw:4" not in pa_window_probs(3)
+    probs = pa_window_probs(3, window_probs={"steady": 0.5, "rn": 0.25, "rw:4": 0.25})
+    assert probs["rn:3"] == probs["rw:4"] == 0.25 and pa_window_latents("rw:4", num_noisy_chunks=3) == 20
+    for mode, name in (("clean", "rn:3"), ("renoise", "rw:4")):
+        plan = replacement_schedule(12, ratio=1.0, clip_latents=20, context_latents=5, num_steps=24,
+                                    context_mode=mode)
+        # window_timesteps of RW reports the re-noised context at the clip's level; RN's first clip (no context)
+        # is an rw:4 window
+        full = {row for row in window_rows(plan) if len(row) == 20 and row[-1] > 0}
+        infer = {row for row in full if (row[0] == 0) == (mode == "clean")}
+        assert all(len(set(row)) == 1 for row in full - infer)
+        want = {(0.0,) * 5 * (mode == "clean") + (1000 * k / 24,) * (20 - 5 * (mode == "clean"))
+                for k in range(1, 25)}
+        assert {tuple(round(v, 3) for v in row) for row in infer} == {tuple(round(v, 3) for v in r) for r in want}
+        train = set()
+        for _ in range(20):
+            t, mask, info = sample_pa_training_levels(16, num_steps=24, num_noisy_chunks=3, shift="linear",
+                                                      window=name, generator=gen)
+            assert bool(mask[:, 5 * (mode == "clean"):].all()) and not bool(mask[:, :5 * (mode == "clean")].any())
+            train |= {tuple(round(v, 3) for v in row.tolist()) for row in t.double()}
+        assert train == {tuple(round(v, 3) for v in r) for r in want}
