@@ -19,6 +19,8 @@ DATASETS = Registry("dataset", locations=["opensora.datasets"])
 OBJECTIVES = Registry("objective", locations=["opensora.training.objectives"])
 # Inference plan builders: a config's ``schedule`` dict -> ChunkSchedule ("pa", "ad", "rn", "rw").
 PLANS = Registry("plan", locations=["opensora.sampling.schedules"])
+# Training losses on the velocity error, per sample ("latent": Open-Sora's MSE; "pixel": through a linear VAE).
+LOSSES = Registry("loss", locations=["opensora.training.losses"])
 
 
 class UnknownOptionError(ConfigKeyError, TypeError):

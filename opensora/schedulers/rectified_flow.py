@@ -227,17 +227,18 @@ class RFlow:
         return self.transform(t, torch.as_tensor(ratio, dtype=torch.float32, device=t.device))
 
     def training_losses(self, model: Callable, x0: torch.Tensor, t: torch.Tensor, *, model_kwargs=None,
-                        noise=None, loss_mask=None, generator=None) -> dict:
+                        noise=None, loss_mask=None, generator=None, loss_fn: Callable | None = None) -> dict:
         """Per-frame rectified-flow loss (method section 6).
 
         1. eps ~ N(0, I) (from ``generator``) unless ``noise`` is given.
         2. x_t = add_noise(x0, eps, t); a latent with t = 0 (context chunk) stays exactly x0.
         3. v = model(x_t, t, **model_kwargs)[:, :C] (channels 0..C-1 of Open-Sora's 2C-channel output).
-        4. loss_b = masked_mse(v, x0 - eps, loss_mask); loss = mean_b loss_b.
+        4. loss_b = loss_fn(v, x0 - eps, loss_mask) (default ``masked_mse``); loss = mean_b loss_b.
 
         Args:
             model: callable (x_t (B, C, T, H, W), t (B, T), **kw) -> (B, >= C, T, H, W).
             x0: (B, C, T, H, W).  t: (B, T).  loss_mask: (B, T) bool or None (all counted).
+            loss_fn: (pred, target, loss_mask) -> (B,) per-sample losses (``opensora.training.losses``).
         Returns:
             {"loss": scalar, "loss_per_sample": (B,), "x_t": (B, C, T, H, W)}.
         """
@@ -245,7 +246,7 @@ class RFlow:
             noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
         x_t = add_noise(x0, noise, t)
         v = model(x_t, t, **(model_kwargs or {}))[:, : x0.shape[1]]
-        per_sample = masked_mse(v, target(x0, noise), loss_mask)
+        per_sample = (loss_fn or masked_mse)(v, target(x0, noise), loss_mask)
         return {"loss": per_sample.mean(), "loss_per_sample": per_sample, "x_t": x_t}
 
     def sample(self, denoise: Callable, z: torch.Tensor, *, ratio, num_steps: int | None = None,

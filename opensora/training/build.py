@@ -9,7 +9,7 @@ import torch.distributed as dist
 
 from opensora.acceleration.parallel_states import sequence_parallel_model_config
 from opensora.datasets import BucketBatchSampler, build_dataloader
-from opensora.registry import DATASETS, MODELS, OBJECTIVES, SCHEDULERS, build_module
+from opensora.registry import DATASETS, LOSSES, MODELS, OBJECTIVES, SCHEDULERS, build_module
 from opensora.utils.config import to_dict
 from opensora.utils.dist import get_world_size, is_main_process
 from opensora.utils.dtype import as_dtype
@@ -68,9 +68,10 @@ def build_model(cfg, *, text_encoder=None):
 
 
 def build_objective_parts(cfg, *, vae):
-    """(scheduler, objective) from ``cfg.scheduler`` and ``cfg.objective``; the objective takes its step count
-    from the scheduler and its chunk size from ``vae``."""
+    """(scheduler, objective, loss) from ``cfg.scheduler``, ``cfg.objective`` and ``cfg.loss``; the objective takes
+    its step count from the scheduler and its chunk size from ``vae``, the loss its metric from ``vae``."""
     scheduler = build_module(to_dict(cfg.scheduler), SCHEDULERS, config_key="scheduler")
     objective = build_module(to_dict(cfg.objective), OBJECTIVES, config_key="objective", scheduler=scheduler,
                              vae=vae)
-    return scheduler, objective
+    loss = build_module(to_dict(cfg.loss), LOSSES, config_key="loss", vae=vae)
+    return scheduler, objective, loss

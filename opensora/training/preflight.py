@@ -20,7 +20,7 @@ logger = get_logger(__name__)
 
 # every key a training config may hold (configs/pavdm/_base_/train_runtime.py + the networks)
 TRAIN_CONFIG_KEYS = {
-    "model", "vae", "text_encoder", "scheduler", "objective", "dataset", "buckets", "batch_size", "num_workers",
+    "model", "vae", "text_encoder", "scheduler", "objective", "loss", "dataset", "buckets", "batch_size", "num_workers",
     "backend", "plugin", "sp_size", "dtype", "optimizer", "warmup_steps", "grad_clip", "ema_decay", "ema_warmup",
     "seed", "outputs", "load", "epochs", "max_steps", "log_every", "ckpt_every", "keep_last", "tensorboard", "wandb",
     "wandb_project",

@@ -53,11 +53,11 @@ def _networks(cfg: Config, info: DistInfo, latents_given: bool) -> tuple:
     vae, text_encoder = build_encoders(cfg, device=info.device, latents_given=latents_given)
     model = build_model(cfg, text_encoder=text_encoder)
     ema = create_ema(model).to(info.device)
-    scheduler, objective = build_objective_parts(cfg, vae=vae)
+    scheduler, objective, loss = build_objective_parts(cfg, vae=vae)
     logger.info("model %s: %.2f M parameters (%.2f M trainable)", cfg.model.type,
                 sum(p.numel() for p in model.parameters()) / 1e6,
                 sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6)
-    return vae, text_encoder, model, ema, scheduler, objective
+    return vae, text_encoder, model, ema, scheduler, objective, loss
 
 
 def build_trainer(cfg: Config, exp_dir: Path, info: DistInfo, groups: ParallelGroups,
@@ -69,13 +69,14 @@ def build_trainer(cfg: Config, exp_dir: Path, info: DistInfo, groups: ParallelGr
     logger.info("backend %s, plugin %s, dtype %s, grad_clip %g, %d process(es): %d data-parallel group(s) of "
                 "sp_size %d", cfg.backend, cfg.plugin, cfg.dtype, cfg.grad_clip, info.world_size, groups.dp_size,
                 groups.sp_size)
-    vae, text_encoder, model, ema, scheduler, objective = _networks(cfg, info, dataset.provides_latents)
+    vae, text_encoder, model, ema, scheduler, objective, loss = _networks(cfg, info, dataset.provides_latents)
     backend = build_backend(model, backend=cfg.backend, optimizer=to_dict(cfg.optimizer),
                             warmup_steps=cfg.warmup_steps, plugin=cfg.plugin, dtype=cfg.dtype,
                             grad_clip=cfg.grad_clip, device=info.device)
     generator, level_generator = seeded_generators(cfg.seed, groups, info.device)
     parts = StepParts(backend=backend, scheduler=scheduler, objective=objective, vae=vae, text_encoder=text_encoder,
-                      generator=generator, level_generator=level_generator, device=info.device)
+                      generator=generator, level_generator=level_generator, device=info.device,
+                      loss_fn=loss)
     monitor = Monitor(exp_dir, tensorboard=cfg.tensorboard, wandb=cfg.wandb, wandb_project=cfg.wandb_project,
                       run_name=exp_dir.name, config=to_dict(cfg.to_dict()))
     loop = LoopConfig(epochs=cfg.epochs, max_steps=cfg.max_steps, log_every=cfg.log_every,

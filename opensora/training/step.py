@@ -13,6 +13,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from opensora.schedulers.rectified_flow import masked_mse
 from opensora.utils.dist import get_world_size
 
 
@@ -62,6 +63,7 @@ class StepParts:
     generator: torch.Generator  # on ``device``: noise, VAE posterior, caption dropout
     level_generator: torch.Generator  # on the CPU: the objective's levels and window types
     device: torch.device
+    loss_fn: Any = masked_mse  # (pred, target, loss_mask) -> (B,): opensora.training.losses, config ``loss``
 
     def model_fn(self, x, t, **kwargs):
         return self.backend.forward(x=x, timestep=t, generator=self.generator, **kwargs)
@@ -76,7 +78,7 @@ def compute_loss(parts: StepParts, batch: dict) -> tuple[torch.Tensor, dict]:
     x0, model_kwargs = encode_batch(batch, t.shape[1], vae=parts.vae, text_encoder=parts.text_encoder,
                                     generator=parts.generator, device=parts.device)
     out = parts.scheduler.training_losses(parts.model_fn, x0, t, model_kwargs=model_kwargs, loss_mask=loss_mask,
-                                          generator=parts.generator)
+                                          generator=parts.generator, loss_fn=parts.loss_fn)
     return out["loss"], {"num_latents": int(t.shape[1]), "batch_size": size, **info}
 
 

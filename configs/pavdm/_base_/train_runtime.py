@@ -8,6 +8,9 @@ scheduler = dict(type="rflow", num_sampling_steps=30, use_timestep_transform=Tru
 # Its step count S is the scheduler's num_sampling_steps and its chunk size the VAE's (5 latents).
 objective = dict(type="pa", num_noisy_chunks=6, shift="linear-shift", linear_shift_scale=0.4, window_probs=None,
                  keep_x0=True)
+# loss on the velocity error: latent (Open-Sora's MSE) | pixel (decoded through a linear VAE, boundary_frames /
+# boundary_weight weigh the frames at chunk ends); see opensora/training/losses.py.
+loss = dict(type="latent")
 
 # ---- data -------------------------------------------------------------------------------------------
 dataset = dict(type="VideoTextDataset", data_path=None, image_size=(240, 426), frame_interval=1)

@@ -68,6 +68,24 @@ class ChunkPCAVideoVAE(LinearVideoVAE, nn.Module):
         """Take ``mean``, ``basis`` and ``scale`` from :func:`opensora.models.vae.pca_vae.fit_pca`."""
         self.mean.copy_(fitted["mean"]), self.basis.copy_(fitted["basis"]), self.scale.copy_(fitted["scale"])
 
+    def pixel_metric(self, frame_weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(K, K) float64 metric M of one cell's chunk: for a latent error e (the K = n C numbers of a cell, in
+        the ``(n C)`` order of ``decode_chunk``), e^T M e = sum_t w_t |decoded change of frame t|^2.
+
+        M = J^T diag(w) J with J = basis^T diag(scale) (D x K, pixels per latent unit); ``frame_weights``
+        (r,) are w (default 1: M = diag(scale^2), the basis being orthonormal). Used by the ``pixel`` loss.
+        """
+        if self.basis.is_meta:
+            raise ValueError("pixel_metric needs the VAE's fitted basis, but this VAE was built on the meta device "
+                             "(e.g. for pre-extracted latents): train with the video dataset, or loss type 'latent'")
+        r = self.micro_frame_size
+        w = torch.ones(r, dtype=torch.float64) if frame_weights is None else torch.as_tensor(frame_weights).double()
+        if w.shape != (r,):
+            raise ValueError(f"frame_weights must have one weight per chunk frame, shape ({r},); got {tuple(w.shape)}")
+        jac = self.basis.detach().double().cpu().T * self.scale.detach().double().cpu()
+        per_value = w.repeat_interleave(self.group_dim // r)  # cells are (t, py, px, rgb): t outermost
+        return jac.T @ (per_value[:, None] * jac)
+
     # ---- cells ------------------------------------------------------------------------------------
     def to_groups(self, chunk: torch.Tensor) -> torch.Tensor:
         """One chunk (B, 3, r', H, W), r' <= r -> cells (B, 1, H/p, W/p, D), front-padded with the first frame."""
