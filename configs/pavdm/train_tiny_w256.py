@@ -1,4 +1,4 @@
-# The embedded tiny model, wide variant (issue 10): STDiT3 hidden 256 (was 128), depth 4, MLP ratio 1.5, 7.1 M
+# The embedded tiny model, wide variant (issue 10): STDiT3 hidden 256 (was 128), depth 4, MLP ratio 1.5, 6.64 M
 # parameters (26.6 MB fp32), on the same 32-channel chunk VAE, trained from scratch on PA windows mixed with the
 # replacement baselines' windows (rn:3, rw:4) so that one set of weights also serves RN / RW.
 # Why wider: a token is 2 x 2 cells x 32 channels = 128 numbers, as many as the old hidden size; the denoiser must
