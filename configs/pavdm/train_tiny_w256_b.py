@@ -3,8 +3,9 @@
 # new session's machine keeps only what git holds), fresh AdamW with 100 warm-up steps.
 # Why the new window mix: stage A's mix (t2v 0.1 over 3 types, 0.033 each) starved the text-only start. At step
 # 2000 its one-call x0 estimate of a lone chunk from text was 12.9 px (0-255) at t = 0.95 but 72-80 at t = 0.999 and
-# 1.0 (the shipped 128-wide model: 8.2 and 9.4), and its PA text-to-video came out grey (palette error 90.8); the
-# shipped model's stage 1 drew each t2v type with probability 0.071. Here t2v gets 0.25 (0.083 each).
+# 1.0 (the shipped 128-wide model: 8.2 at t = 0.95, 9.4 at t = 1.0), and its PA text-to-video came out grey
+# (palette error 90.8); the shipped model's stage 1 drew each t2v type with probability 0.071. Here t2v gets 0.25
+# (0.083 each).
 #   OMP_NUM_THREADS=1 torchrun --nproc_per_node=2 scripts/train.py configs/pavdm/train_tiny_w256_b.py
 #   python tools/export_ema.py outputs/tiny_w256_b/000-train_tiny_w256_b --output checkpoints/tiny/stdit3
 _base_ = ["train_tiny_w256.py"]
