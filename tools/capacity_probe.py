@@ -4,11 +4,15 @@
     python tools/capacity_probe.py configs/pavdm/train_tiny.py --data-path data/synthetic/train.csv
     python tools/capacity_probe.py configs/pavdm/train_tiny_w256.py --data-path data/synthetic/train.csv \
         --num-clips 4 --steps 400
+    python tools/capacity_probe.py configs/pavdm/train_tiny.py --data-path data/synthetic/train.csv \
+        --weights checkpoints/tiny/stdit3/model.safetensors --levels 0.3 0.7 0.95 1.0 --shuffle-captions
 
 The networks (model, VAE, text encoder) come from the training config (``--cfg-options model.hidden_size=192``
 changes one); the first 17 frames of the first ``--num-clips`` videos of the CSV, with their captions, are the
 clips. Prints the parameter count, the loss every 100 steps, the wall time and the x0 pixel error per level, and
-with ``--out FILE`` writes them as JSON.
+with ``--out FILE`` writes them as JSON. ``--weights`` measures a trained model instead (no fitting unless
+``--steps`` is given); ``--shuffle-captions`` also measures it with every clip given the next clip's caption, which
+shows how much its estimate depends on the text.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from opensora.datasets.csv_table import read_csv  # noqa: E402
 from opensora.registry import MODELS, build_module  # noqa: E402
-from opensora.training.capacity_probe import probe_capacity  # noqa: E402
+from opensora.training.capacity_probe import measure_x0_error, probe_capacity  # noqa: E402
 from opensora.utils.cli import run_cli  # noqa: E402
 from opensora.utils.config import load_config, parse_options, to_dict  # noqa: E402
 from opensora.utils.video_io import read_frames  # noqa: E402
@@ -36,7 +40,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("config", help="training config whose model / vae / text_encoder are probed")
     p.add_argument("--data-path", required=True, help="CSV of videos (Open-Sora format: path, text)")
     p.add_argument("--num-clips", type=int, default=4, help="clips to fit (the first N videos' first chunk)")
-    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--steps", type=int, help="fitting steps (default 400; 0 with --weights)")
+    p.add_argument("--weights", help="trained model weights (.safetensors file or folder) to start from / measure")
+    p.add_argument("--shuffle-captions", action="store_true",
+                   help="also measure with each clip given the next clip's caption (text dependence)")
+    p.add_argument("--draws", type=int, default=4, help="noise draws per level")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--levels", type=float, nargs="+", default=[0.3, 0.7, 0.95], help="noise levels t in (0, 1]")
@@ -49,11 +57,15 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.num_clips < 1:
         raise ValueError(f"--num-clips must be >= 1, got {args.num_clips}")
+    if args.steps is None:
+        args.steps = 0 if args.weights else 400
+    if args.shuffle_captions and args.num_clips < 2:
+        raise ValueError("--shuffle-captions needs --num-clips >= 2 (each clip gets another clip's caption)")
     cfg = load_config(args.config, cfg_options=parse_options(args.cfg_options))
     torch.manual_seed(args.seed)
     vae = build_module(to_dict(cfg.vae), MODELS, config_key="vae").eval()
     text_encoder = build_module(to_dict(cfg.text_encoder), MODELS, config_key="text_encoder").eval()
-    model = build_module(dict(to_dict(cfg.model), from_pretrained=None), MODELS, config_key="model")
+    model = build_module(dict(to_dict(cfg.model), from_pretrained=args.weights), MODELS, config_key="model")
     rows = read_csv(args.data_path)[: args.num_clips]
     if len(rows) < args.num_clips:
         raise ValueError(f"{args.data_path} has {len(rows)} videos; --num-clips {args.num_clips} needs that many")
@@ -63,10 +75,19 @@ def main(argv=None) -> dict:
         z0 = vae.encode(video).float()
         text = text_encoder.encode([r["text"] for r in rows])
     result = probe_capacity(model, vae, z0, text, steps=args.steps, lr=args.lr, eval_levels=args.levels,
-                            seed=args.seed, progress=lambda s, l: print(f"step {s}: loss {l:.4f}", flush=True))
+                            eval_draws=args.draws, seed=args.seed,
+                            progress=lambda s, l: print(f"step {s}: loss {l:.4f}", flush=True))
     record = asdict(result)
     print(f"{result.num_params / 1e6:.2f} M parameters, {result.steps} steps in {result.seconds:.0f} s; "
           "x0 pixel error (0-255): " + ", ".join(f"t={t:g}: {e:.2f}" for t, e in result.x0_pixel_error.items()))
+    if args.shuffle_captions:
+        with torch.no_grad():
+            other = text_encoder.encode([r["text"] for r in rows[1:] + rows[:1]])
+        record["x0_pixel_error_shuffled_captions"] = measure_x0_error(
+            model, vae, z0, other, levels=args.levels, draws=args.draws,
+            generator=torch.Generator().manual_seed(args.seed))  # the same noise as above when --steps 0
+        print("with another clip's caption: " + ", ".join(
+            f"t={t:g}: {e:.2f}" for t, e in record["x0_pixel_error_shuffled_captions"].items()))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(record, indent=1))

@@ -35,12 +35,13 @@ def probe_capacity(model, vae, z0: torch.Tensor, text: dict, *, steps: int = 400
                    eval_levels=(0.3, 0.7, 0.95), eval_draws: int = 4, report_every: int = 100, seed: int = 0,
                    fps: float = 24.0, progress=None) -> ProbeResult:
     """Train ``model`` on latents ``z0`` (N, C, T, h, w) with captions ``text`` (the text encoder's ``encode``)
-    for ``steps`` steps, then measure its x0 estimates (``eval_draws`` noise draws per level t in (0, 1]).
+    for ``steps`` steps (0: measure the model as it is), then measure its x0 estimates (``eval_draws`` noise
+    draws per level t in (0, 1], :func:`measure_x0_error`).
 
     ``progress``: optional callable(step, mean_loss) at every report. The model is left in eval mode.
     """
-    if steps < 1 or report_every < 1:
-        raise ValueError(f"steps and report_every must be >= 1, got {steps} and {report_every}")
+    if steps < 0 or report_every < 1:
+        raise ValueError(f"steps must be >= 0 and report_every >= 1, got {steps} and {report_every}")
     if any(not 0 < t <= 1 for t in eval_levels):
         raise ValueError(f"eval_levels must lie in (0, 1], got {list(eval_levels)}")
     n, _, frames, h, w = z0.shape
@@ -68,15 +69,33 @@ def probe_capacity(model, vae, z0: torch.Tensor, text: dict, *, steps: int = 400
                 progress(step, result.loss[-1])
     result.seconds = time.perf_counter() - start
     model.eval()
-    truth = vae.decode(z0, num_frames=None).float()
+    result.x0_pixel_error = measure_x0_error(model, vae, z0, text, levels=eval_levels, draws=eval_draws,
+                                             generator=gen, fps=fps)
+    return result
+
+
+def measure_x0_error(model, vae, z0: torch.Tensor, text: dict, *, levels=(0.3, 0.7, 0.95), draws: int = 4,
+                     generator: torch.Generator = None, fps: float = 24.0) -> dict:
+    """{t: mean |decode(x0_hat) - decode(z0)| in pixels (0-255)} of ``model``'s one-call x0 estimate, averaged over
+    ``draws`` noise draws per level t in (0, 1] (every frame at the same t). Works on any trained model: pass
+    another clip's captions in ``text`` to measure how much the estimate depends on the text."""
+    if any(not 0 < t <= 1 for t in levels):
+        raise ValueError(f"levels must lie in (0, 1], got {list(levels)}")
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, got {draws}")
+    gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    n, _, frames, h, w = z0.shape
+    kw = _model_kwargs(text, h * vae.spatial_factor, w * vae.spatial_factor, fps)
+    out = {}
     with torch.no_grad():
-        for level in eval_levels:
+        truth = vae.decode(z0, num_frames=None).float()
+        for level in levels:
             errors = []
-            for _ in range(eval_draws):
+            for _ in range(draws):
                 eps = torch.randn(z0.shape, generator=gen)
                 x_t = (1 - level) * z0 + level * eps
                 v = model(x_t, torch.full((n, frames), 1000.0 * level), **kw)[:, : z0.shape[1]]
                 decoded = vae.decode(x_t + level * v, num_frames=None).float()
                 errors.append(((decoded - truth).abs().mean() * 127.5).item())
-            result.x0_pixel_error[float(level)] = sum(errors) / len(errors)
-    return result
+            out[float(level)] = sum(errors) / len(errors)
+    return out

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from opensora.models.vae import ChunkPCAVideoVAE
-from opensora.training.capacity_probe import probe_capacity
+from opensora.training.capacity_probe import measure_x0_error, probe_capacity
 from tools.synthetic.generate import generate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +38,29 @@ def test_an_oracle_velocity_has_no_x0_error():
         probe_capacity(_Oracle(z0), vae, z0, text, steps=1, eval_levels=(0.0,))
 
 
+class _Zero(torch.nn.Module):
+    """v = -x_t / t: the estimate x0_hat = x_t + t v is 0, the VAE's mean, whatever the input."""
+
+    def forward(self, x_t, timestep, **kw):
+        return -x_t / (timestep / 1000)[:, None, :, None, None]
+
+
+def test_measure_x0_error_of_a_constant_estimate_is_the_distance_to_the_mean():
+    vae = ChunkPCAVideoVAE(latent_channels=2, patch_size=2)
+    vae.scale.fill_(3.0)
+    vae.mean.uniform_(-0.5, 0.5, generator=torch.Generator().manual_seed(1))
+    z0 = torch.randn(2, 2, 5, 3, 4, generator=torch.Generator().manual_seed(0))
+    text = dict(y=torch.zeros(2, 1, 4, 8), mask=torch.ones(2, 4, dtype=torch.long))
+    truth = vae.decode(z0, num_frames=None)
+    mean_video = vae.decode(torch.zeros_like(z0), num_frames=None)
+    expected = ((mean_video - truth).abs().mean() * 127.5).item()  # independent of the level and the noise
+    errors = measure_x0_error(_Zero(), vae, z0, text, levels=(0.5, 1.0), draws=2)
+    assert errors == pytest.approx({0.5: expected, 1.0: expected}, rel=1e-5)
+    assert measure_x0_error(_Oracle(z0), vae, z0, text, levels=(0.7,), draws=1)[0.7] < 1e-3
+    with pytest.raises(ValueError, match="draws must be >= 1, got 0"):
+        measure_x0_error(_Zero(), vae, z0, text, draws=0)
+
+
 def test_the_tool_fits_a_tiny_stdit3(tmp_path, capsys):
     csv = generate(tmp_path / "data", "train", num_videos=2, seconds=1, width=48, height=32, progress=False)
     spec = importlib.util.spec_from_file_location("capacity_probe_tool", ROOT / "tools" / "capacity_probe.py")
@@ -52,3 +75,30 @@ def test_the_tool_fits_a_tiny_stdit3(tmp_path, capsys):
     assert "x0 pixel error (0-255): t=0.5" in capsys.readouterr().out
     with pytest.raises(ValueError, match="has 2 videos; --num-clips 3 needs that many"):
         tool.main([str(ROOT / "configs/pavdm/train_tiny.py"), "--data-path", str(csv), "--num-clips", "3"])
+
+
+def test_the_tool_measures_trained_weights_with_and_without_their_captions(tmp_path, capsys):
+    from opensora.registry import MODELS, build_module
+    from opensora.utils.ckpt import save_safetensors
+    from opensora.utils.config import load_config, parse_options, to_dict
+
+    csv = generate(tmp_path / "data", "train", num_videos=2, seconds=1, width=48, height=32, progress=False)
+    options = ["model.depth=1", "model.hidden_size=32", "model.num_heads=2"]
+    cfg = load_config(str(ROOT / "configs/pavdm/train_tiny.py"), cfg_options=parse_options(options))
+    torch.manual_seed(3)
+    model = build_module(dict(to_dict(cfg.model), from_pretrained=None), MODELS, config_key="model")
+    save_safetensors(model.state_dict(), tmp_path / "w.safetensors")
+    spec = importlib.util.spec_from_file_location("capacity_probe_tool", ROOT / "tools" / "capacity_probe.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    args = [str(ROOT / "configs/pavdm/train_tiny.py"), "--data-path", str(csv), "--num-clips", "2",
+            "--weights", str(tmp_path / "w.safetensors"), "--levels", "1.0", "--draws", "1", "--cfg-options", *options]
+    record = tool.main(args + ["--shuffle-captions"])
+    assert record["steps"] == 0 and record["loss"] == []  # --weights alone measures, it does not fit
+    assert set(record["x0_pixel_error_shuffled_captions"]) == {1.0}
+    assert "with another clip's caption: t=1: " in capsys.readouterr().out
+    assert tool.main(args)["x0_pixel_error"] == record["x0_pixel_error"]  # deterministic
+    unloaded = args[:5] + args[7:] + ["--steps", "0"]  # the same model, randomly initialised with the tool's seed
+    assert tool.main(unloaded)["x0_pixel_error"] != record["x0_pixel_error"]  # so the weights were loaded
+    with pytest.raises(ValueError, match="--shuffle-captions needs --num-clips >= 2"):
+        tool.main(args[:4] + ["1"] + args[5:] + ["--shuffle-captions"])
