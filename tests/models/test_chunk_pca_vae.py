@@ -111,3 +111,39 @@ def test_reconstructed_pan_has_no_four_frame_seams_unlike_the_group_vae():
         frames = ((rec[0].permute(1, 2, 3, 0) + 1) * 127.5).round().byte().numpy()
         ratios[name] = seam_values(measure_frames(list(frames)).frame_diff, SeamLayout())["seam_ratio"]
     assert ratios["chunk"] < 1.5 and ratios["group"] > 2 * ratios["chunk"], ratios
+
+
+def test_time_varying_fraction_of_still_moving_and_mixed_basis_vectors():
+    vae = ChunkPCAVideoVAE(latent_channels=1, patch_size=1)  # 5 components of 17 frames x 3 values
+    r = vae.micro_frame_size
+    still = torch.ones(r, 3)
+    flip = torch.tensor([(-1.0) ** t for t in range(r)])
+    moving = (flip - flip.mean())[:, None].expand(r, 3)  # mean over time exactly 0
+    basis = torch.zeros(5, r * 3)
+    basis[0] = still.reshape(-1)
+    basis[1] = moving.reshape(-1)
+    basis[2] = (still / still.norm() + moving / moving.norm()).reshape(-1)  # equal energies, orthogonal
+    basis[3, 3 * 5] = 1.0  # one pixel value in one frame: 1 - 1/17 of it varies
+    basis[4] = basis[3] * -2  # the sign and size of a vector do not matter
+    vae.basis.copy_(basis)
+    fraction = vae.time_varying_fraction()
+    assert fraction.shape == (5, 1)
+    assert fraction[:, 0].tolist() == pytest.approx([0.0, 1.0, 0.5, 1 - 1 / r, 1 - 1 / r], abs=1e-6)  # float32 basis
+
+
+def test_latent_slot_rms_equals_a_loop_over_chunks():
+    from opensora.models.vae.chunked import latent_slot_rms
+
+    z = torch.randn(2, 3, 15, 2, 2, generator=torch.Generator().manual_seed(0))
+    z[:, :, 5:] *= 4  # later chunks larger, so skipping the first one shows
+    for skip in (0, 1):
+        expected = torch.zeros(3, 5, dtype=torch.float64)
+        for c in range(3):
+            for slot in range(5):
+                values = [z[b, c, k * 5 + slot].double() for b in range(2) for k in range(skip, 3)]
+                expected[c, slot] = torch.stack(values).pow(2).mean().sqrt()
+        assert torch.allclose(latent_slot_rms(z, 5, skip_chunks=skip), expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="14 latent frames are not whole chunks of 5"):
+        latent_slot_rms(z[:, :, :14], 5)
+    with pytest.raises(ValueError, match=r"skip_chunks must be in 0..2 for 3 chunks, got 3"):
+        latent_slot_rms(z, 5, skip_chunks=3)

@@ -64,6 +64,17 @@ class ChunkPCAVideoVAE(LinearVideoVAE, nn.Module):
         """[0]: every latent spans the whole chunk, so a decoded video can jump only at chunk boundaries."""
         return [0]
 
+    def time_varying_fraction(self) -> torch.Tensor:
+        """(n, C) float64: for each latent slot and channel, the share of its basis vector's energy that changes
+        over the chunk's frames, ||b - mean_t b||^2 / ||b||^2 (0: a still picture, 1: no still part at all).
+        The components that carry motion are the ones near 1; a model that generates them too weakly makes
+        chunks that barely move inside and jump at their boundaries."""
+        r = self.micro_frame_size
+        b = self.basis.detach().double().cpu().reshape(self.num_components, r, -1)
+        moving = (b - b.mean(dim=1, keepdim=True)).pow(2).sum(dim=(1, 2))
+        total = b.pow(2).sum(dim=(1, 2)).clamp_min(1e-300)
+        return (moving / total).reshape(self.latents_per_chunk, self.out_channels)
+
     def load_fit(self, fitted: dict) -> None:
         """Take ``mean``, ``basis`` and ``scale`` from :func:`opensora.models.vae.pca_vae.fit_pca`."""
         self.mean.copy_(fitted["mean"]), self.basis.copy_(fitted["basis"]), self.scale.copy_(fitted["scale"])

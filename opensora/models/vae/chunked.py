@@ -121,3 +121,20 @@ class ChunkedVideoVAE:
         path = resolve_weights(source)
         load_weights_strict(self, load_state_dict(path))
         logger.info("loaded %s weights from %s", type(self).__name__, path)
+
+
+def latent_slot_rms(z: torch.Tensor, latents_per_chunk: int, skip_chunks: int = 0) -> torch.Tensor:
+    """Root mean square of latents z (B, C, T, h, w) per channel and **slot** (the position of a latent inside
+    its chunk): (C, latents_per_chunk) float64, over batch, chunks and cells. T must be whole chunks;
+    ``skip_chunks`` leaves the first chunks out (e.g. the given clip of an extension)."""
+    if z.ndim != 5:
+        raise ValueError(f"latents must be (B, C, T, h, w), got shape {tuple(z.shape)}")
+    b, c, frames, h, w = z.shape
+    if frames % latents_per_chunk:
+        raise ValueError(f"{frames} latent frames are not whole chunks of {latents_per_chunk}; "
+                         "encode whole 17-frame chunks")
+    chunks = frames // latents_per_chunk
+    if not 0 <= skip_chunks < chunks:
+        raise ValueError(f"skip_chunks must be in 0..{chunks - 1} for {chunks} chunks, got {skip_chunks}")
+    z = z.detach().double().reshape(b, c, chunks, latents_per_chunk, h, w)[:, :, skip_chunks:]
+    return z.pow(2).mean(dim=(0, 2, 4, 5)).sqrt()
