@@ -22,7 +22,6 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,7 +31,7 @@ from opensora.registry import MODELS, build_module  # noqa: E402
 from opensora.training.capacity_probe import measure_x0_error, probe_capacity  # noqa: E402
 from opensora.utils.cli import run_cli  # noqa: E402
 from opensora.utils.config import load_config, parse_options, to_dict  # noqa: E402
-from opensora.utils.video_io import read_frames  # noqa: E402
+from opensora.utils.video_io import from_uint8, read_frames  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -70,7 +69,7 @@ def main(argv=None) -> dict:
     if len(rows) < args.num_clips:
         raise ValueError(f"{args.data_path} has {len(rows)} videos; --num-clips {args.num_clips} needs that many")
     frames = [read_frames(r["path"], 0, vae.micro_frame_size) for r in rows]
-    video = torch.from_numpy(np.stack(frames)).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
+    video = torch.stack([from_uint8(f) for f in frames])
     with torch.no_grad():
         z0 = vae.encode(video).float()
         text = text_encoder.encode([r["text"] for r in rows])

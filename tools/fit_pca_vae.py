@@ -28,7 +28,7 @@ from opensora.models.vae import ChunkPCAVideoVAE  # noqa: E402
 from opensora.models.vae.pca_vae import LATENT_SCALINGS, PCAStats, PCAVideoVAE, fit_pca  # noqa: E402
 
 VAE_TYPES = {"PCAVideoVAE": PCAVideoVAE, "ChunkPCAVideoVAE": ChunkPCAVideoVAE}
-from opensora.utils.video_io import read_video  # noqa: E402
+from opensora.utils.video_io import from_uint8, read_video  # noqa: E402
 
 
 def video_paths(csv_path, limit: int | None = None) -> list[Path]:
@@ -43,7 +43,7 @@ def video_paths(csv_path, limit: int | None = None) -> list[Path]:
 
 def chunks_of(path: Path, chunk: int):
     """Whole ``chunk``-frame pieces of a video as (1, 3, chunk, H, W) float tensors in [-1, 1]."""
-    frames = torch.from_numpy(read_video(path)).permute(3, 0, 1, 2).float() / 127.5 - 1.0
+    frames = from_uint8(read_video(path))
     for start in range(0, frames.shape[1] - chunk + 1, chunk):
         yield frames[None, :, start:start + chunk]
 

@@ -19,7 +19,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,7 +28,7 @@ from opensora.models.vae.chunked import latent_slot_rms  # noqa: E402
 from opensora.registry import MODELS, build_module  # noqa: E402
 from opensora.utils.cli import run_cli  # noqa: E402
 from opensora.utils.config import load_config, parse_options, to_dict  # noqa: E402
-from opensora.utils.video_io import probe_video, read_frames  # noqa: E402
+from opensora.utils.video_io import from_uint8, probe_video, read_frames  # noqa: E402
 from tools.eval.evaluate import collect_videos  # noqa: E402
 
 
@@ -61,9 +60,9 @@ def encode_set(vae, paths: list, max_videos: int, max_chunks: int) -> torch.Tens
     if short:
         raise ValueError(f"every video needs at least one whole chunk of {r} frames; shorter: {', '.join(short)}")
     chunks = min([max_chunks] + [c // r for c in counts])
-    video = np.stack([read_frames(p, 0, chunks * r) for p in paths])
+    video = torch.stack([from_uint8(read_frames(p, 0, chunks * r)) for p in paths])
     with torch.no_grad():
-        return vae.encode(torch.from_numpy(video).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0).float()
+        return vae.encode(video).float()
 
 
 def main(argv=None) -> dict:
@@ -75,11 +74,16 @@ def main(argv=None) -> dict:
     n = vae.latents_per_chunk
     ref = latent_slot_rms(encode_set(vae, _paths(args.reference), args.max_videos, args.max_chunks), n).mean(0)
     record = {"reference": args.reference, "reference_rms": ref.tolist(), "videos": {}}
-    if hasattr(vae, "time_varying_fraction"):
-        record["time_varying_fraction"] = vae.time_varying_fraction().mean(1).tolist()
-    header = "slot" + ("  time-varying" if "time_varying_fraction" in record else "") + "  reference RMS"
-    rows = [[f"{i:4d}"] + ([f"{record['time_varying_fraction'][i]:13.2f}"] if "time_varying_fraction" in record
-                           else []) + [f"{ref[i]:14.3f}"] for i in range(n)]
+    header, rows = "slot", [[f"{i:4d}"] for i in range(n)]
+    if hasattr(vae, "time_varying_fraction"):  # a chunk-basis VAE: which slots carry the motion
+        moving = vae.time_varying_fraction().mean(1)
+        record["time_varying_fraction"] = moving.tolist()
+        header += "  time-varying"
+        for i in range(n):
+            rows[i].append(f"{moving[i]:13.2f}")
+    header += "  reference RMS"
+    for i in range(n):
+        rows[i].append(f"{ref[i]:14.3f}")
     for spec in args.videos:
         z = encode_set(vae, _paths(spec), args.max_videos, args.max_chunks + args.skip_chunks)
         rms = latent_slot_rms(z, n, skip_chunks=args.skip_chunks).mean(0)

@@ -37,6 +37,7 @@ from tqdm import tqdm
 from opensora.models.vae.vae import opensora_vae_v1_2_tiny
 from opensora.utils.ckpt import save_safetensors
 from opensora.utils.cli import run_cli
+from opensora.utils.video_io import from_uint8
 from tools.synthetic.generate import plan_videos
 from tools.synthetic.world import World
 
@@ -76,8 +77,8 @@ def render_pool(split: str, num_videos: int, num_frames: int, seed: int, width: 
     videos = []
     for job in tqdm(jobs, desc=f"render {split}", disable=not progress):
         frames = np.stack(list(World(job.spec).frames(num_frames)))  # (F, H, W, 3) uint8
-        videos.append(torch.from_numpy(frames).permute(3, 0, 1, 2))
-    return torch.stack(videos).float() / 127.5 - 1.0
+        videos.append(from_uint8(frames))
+    return torch.stack(videos)
 
 
 def sample_clips(pool: torch.Tensor, batch_size: int, clip_frames: int, generator: torch.Generator):

@@ -7,7 +7,7 @@
 # (palette error 90.8); the shipped model's stage 1 drew each t2v type with probability 0.071. Here t2v gets 0.25
 # (0.083 each).
 #   OMP_NUM_THREADS=1 torchrun --nproc_per_node=2 scripts/train.py configs/pavdm/train_tiny_w256_b.py
-#   python tools/export_ema.py outputs/tiny_w256_b/000-train_tiny_w256_b --output checkpoints/tiny/stdit3
+#   python tools/export_ema.py outputs/tiny_w256_b/001-train_tiny_w256_b --output checkpoints/tiny_next/w256_b
 # Run: 3750 steps (500, then --load of the step-500 checkpoint for 3250 more), 0.31-0.52 steps/s; loss 0.73 at step
 # 500, 0.69 at 1850, 0.62 at 3700. Its step-3750 EMA is checkpoints/tiny_next/w256_b/: one-call x0 error 6.5 / 7.6 at
 # t = 0.95 / 1.0 (shipped 8.9 / 9.6, the same tool), text-to-video palette error 5.9 (not grey any more).

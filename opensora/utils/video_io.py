@@ -95,6 +95,11 @@ def read_video(path) -> np.ndarray:
     return np.stack(list(iter_frames(path)))
 
 
+def from_uint8(frames: np.ndarray) -> torch.Tensor:
+    """(T, H, W, 3) uint8 -> (3, T, H, W) float32 in [-1, 1], the model range (the inverse of :func:`to_uint8`)."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float() / 127.5 - 1.0
+
+
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """(3, T, H, W) in [-1, 1] -> (T, H, W, 3) uint8, rounding as Open-Sora's ``save_sample``."""
     x = ((x.detach().float().clamp(-1, 1) + 1) / 2 * 255 + 0.5).clamp(0, 255).to(torch.uint8)
