@@ -8,7 +8,9 @@
 # every window type (steady / initialization / termination / text-to-video), context masked out of the loss.
 _base_ = ["_base_/tiny_networks.py", "_base_/train_runtime.py"]
 
-model = dict(from_pretrained=None)
+# The first embedded model's network (128 wide, depth 6, shipped until 2026-12-03; train_tiny_mix.py and
+# train_tiny_pixel.py fine-tune it). The shipped 256-wide model is train_tiny_w256.py, then train_tiny_w256_b.py.
+model = dict(from_pretrained=None, depth=6, hidden_size=128, mlp_ratio=4.0)
 # Levels (the same in configs/pavdm/infer_60s_tiny*.py; a test checks): no resolution shift (the tiny frames are far
 # from Open-Sora's 240p), S = 24 steps over K = 3 noisy chunks, i.e. a chunk shift every m = 8 steps.
 scheduler = dict(type="rflow", num_sampling_steps=24, use_timestep_transform=False, bf16_ratio=False,

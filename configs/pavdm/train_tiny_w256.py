@@ -7,10 +7,13 @@
 # data/synthetic/train.csv` (4 clips, 400 steps): train_tiny.py loss 1.00, x0 pixel error 4.6 / 10.1 / 19.9 at
 # t = 0.3 / 0.7 / 0.95 (197 s); this config loss 0.68, x0 pixel error 4.0 / 7.6 / 14.1 (249 s).
 #   OMP_NUM_THREADS=1 torchrun --nproc_per_node=2 scripts/train.py configs/pavdm/train_tiny_w256.py
-#   python tools/export_ema.py outputs/tiny_w256/000-train_tiny_w256 --output checkpoints/tiny/stdit3
+#   python tools/export_ema.py outputs/tiny_w256/000-train_tiny_w256 --output checkpoints/tiny_next/w256
+# Stage A of the shipped embedded model: run 2750 steps (2026-12-03 05:43-07:31 UTC, launched with max_steps 20000
+# and stopped; the lr is constant after warm-up, so max_steps 2750 gives the same weights); stage B is
+# train_tiny_w256_b.py.
 _base_ = ["train_tiny.py"]
 
 model = dict(hidden_size=256, depth=4, num_heads=4, mlp_ratio=1.5)
 objective = dict(window_probs=dict(_delete_=True, steady=0.45, init=0.1, term=0.1, t2v=0.1, rn=0.15, rw=0.1))
-max_steps = 20000
+max_steps = 2750
 outputs = "outputs/tiny_w256"

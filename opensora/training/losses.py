@@ -5,7 +5,7 @@ that ``RFlow.training_losses`` calls; masked latents (the clean context chunk) n
 
 | type | loss_b |
 |---|---|
-| ``latent`` | Open-Sora's: the mean squared error of the normalised latents (``masked_mse``) |
+| ``latent`` | Open-Sora's: the mean squared error of the normalised latents (``masked_mse``); with ``slot_weights`` each latent's error is weighted by its position inside its chunk |
 | ``pixel`` | the mean squared error of the **decoded** velocity error, through a linear VAE's decoder: e^T M e per cell and chunk, M = J^T W J / mean(diag), J = d pixels / d latents, W = per-frame weights |
 
 Why ``pixel``: a VAE's latent normalisation decides what the latent MSE pays for. The embedded model's PCA VAE
@@ -28,13 +28,46 @@ from opensora.schedulers.rectified_flow import masked_mse
 
 @LOSSES.register_module("latent")
 class LatentLoss:
-    """Open-Sora's loss: the masked mean squared error of the normalised latents. ``vae`` is not used."""
+    """Open-Sora's loss: the masked mean squared error of the normalised latents.
 
-    def __init__(self, *, vae=None):
-        del vae
+    Args:
+        vae: only read when ``slot_weights`` is given: its ``latents_per_chunk`` must equal their number.
+        slot_weights: None (every latent alike, Open-Sora's loss) or one weight >= 0 per latent of a chunk (5 for a
+            17-frame chunk): latent t of a window (which starts on a chunk boundary) counts with weight
+            ``slot_weights[t % n]``. They are divided by their mean, so (1, 1, 1, 1, 1) is the plain MSE and the
+            loss keeps its size. Why: in ``ChunkPCAVideoVAE`` slot 0 carries most of a cell's mean colour and
+            slots 1-4 most of its change over the chunk (``time_varying_fraction``); the embedded model generated
+            slots 1-4 at 0.6 of their energy (``tools/latent_energy.py``), i.e. nearly still chunks.
+    """
+
+    def __init__(self, *, vae=None, slot_weights=None):
+        self.slot_weights = None
+        if slot_weights is None:
+            return
+        weights = torch.as_tensor([float(w) for w in slot_weights], dtype=torch.float64)
+        per_chunk = getattr(vae, "latents_per_chunk", None)
+        if per_chunk is None:
+            raise ValueError(f"loss slot_weights need a VAE with latents_per_chunk (the PCA VAEs); "
+                             f"{type(vae).__name__} has none: drop slot_weights")
+        if weights.numel() != int(per_chunk):
+            raise ValueError(f"loss slot_weights must have one weight per latent of a chunk ({per_chunk}), got "
+                             f"{len(weights)}: {list(slot_weights)}")
+        if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()) or not float(weights.sum()) > 0:
+            raise ValueError(f"loss slot_weights must be finite, >= 0 and not all 0, got {list(slot_weights)}")
+        self.slot_weights = (weights / weights.mean()).float()
 
     def __call__(self, pred: torch.Tensor, tgt: torch.Tensor, loss_mask: torch.Tensor | None = None) -> torch.Tensor:
-        return masked_mse(pred, tgt, loss_mask)
+        if self.slot_weights is None:
+            return masked_mse(pred, tgt, loss_mask)
+        b, c, t, h, w = pred.shape
+        if loss_mask is None:
+            loss_mask = torch.ones(b, t, dtype=torch.bool, device=pred.device)
+        n = self.slot_weights.numel()
+        per_latent = self.slot_weights.to(pred.device)[torch.arange(t, device=pred.device) % n]
+        keep = loss_mask.to(pred.device, torch.bool)[:, None, :, None, None]
+        sq = torch.where(keep, (pred - tgt).float().pow(2), torch.zeros((), device=pred.device))
+        count = loss_mask.sum(dim=1).clamp(min=1) * (c * h * w)
+        return (sq * per_latent[None, None, :, None, None]).sum(dim=(1, 2, 3, 4)) / count
 
 
 def frame_weights(num_frames: int, boundary_frames: int, boundary_weight: float) -> torch.Tensor:

@@ -98,8 +98,8 @@ def test_dry_run_cost_section_for_sp_sizes(tmp_path, capsys):
         c2["flops"]["total"]["total"])
     assert 0.5 < c2["flops"]["total"]["per_rank"] / c1["flops"]["total"]["per_rank"] < 0.55
     # activations: the widest window (20 latents) of the CFG batch, 8 x 12 latents -> 4 x 6 = 24 tokens per frame
-    model = build_module(dict(type="STDiT3", in_channels=32, depth=6, hidden_size=128, num_heads=4,
-                              caption_channels=64, model_max_length=24), MODELS)
+    model = build_module(dict(type="STDiT3", in_channels=32, depth=4, hidden_size=256, num_heads=4,
+                              mlp_ratio=1.5, caption_channels=64, model_max_length=24), MODELS)
     tokens = 2 * 20 * 24
     assert c1["activation"]["local_tokens"] == tokens
     assert c2["activation"]["local_tokens"] == 2 * 20 * padded_tokens(24, 2) // 2 == tokens // 2

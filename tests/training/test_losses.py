@@ -119,3 +119,39 @@ def test_bad_settings_are_refused_with_the_value_and_the_fix():
     loss = PixelLoss(vae=_vae())
     with pytest.raises(ValueError, match="for 2 latent channels, the prediction has 3"):
         loss(torch.zeros(1, 3, 5, 2, 2), torch.zeros(1, 3, 5, 2, 2))
+
+
+def test_slot_weights_weigh_each_latent_by_its_place_in_the_chunk():
+    """Against an explicit loop: sum over counted latents of w[t % 5] / mean(w) * squared error, over the counted
+    latents' element count; uniform weights give the plain MSE."""
+    g = torch.Generator().manual_seed(3)
+    pred, tgt = torch.randn(2, 3, 15, 2, 4, generator=g), torch.randn(2, 3, 15, 2, 4, generator=g)
+    mask = torch.ones(2, 15, dtype=torch.bool)
+    mask[0, :5] = False  # sample 0: the clean context chunk; sample 1 counts everything
+    weights = [1.0, 3.0, 3.0, 2.0, 0.0]
+    loss = LatentLoss(vae=_vae(), slot_weights=weights)(pred, tgt, mask)
+    mean_w = sum(weights) / len(weights)
+    for b in range(2):
+        total, count = 0.0, 0
+        for t in range(15):
+            if mask[b, t]:
+                total += weights[t % 5] / mean_w * float((pred[b, :, t] - tgt[b, :, t]).double().pow(2).sum())
+                count += 3 * 2 * 4
+        assert float(loss[b]) == pytest.approx(total / count, rel=1e-5)
+    uniform = build_module(dict(type="latent", slot_weights=[2.0] * 5), LOSSES, config_key="loss", vae=_vae())
+    torch.testing.assert_close(uniform(pred, tgt, mask), masked_mse(pred, tgt, mask))
+    # masked garbage never counts
+    garbage = pred.clone()
+    garbage[0, :, :5] = float("nan")
+    torch.testing.assert_close(LatentLoss(vae=_vae(), slot_weights=weights)(garbage, tgt, mask), loss)
+
+
+def test_bad_slot_weights_are_refused_with_the_value_and_the_fix():
+    with pytest.raises(ValueError, match="NoneType has none: drop slot_weights"):
+        LatentLoss(vae=None, slot_weights=[1] * 5)
+    with pytest.raises(ValueError, match=r"one weight per latent of a chunk \(5\), got 3"):
+        LatentLoss(vae=_vae(), slot_weights=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"finite, >= 0 and not all 0, got \[1.0, -1.0"):
+        LatentLoss(vae=_vae(), slot_weights=[1.0, -1.0, 1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="not all 0"):
+        LatentLoss(vae=_vae(), slot_weights=[0] * 5)

@@ -1,4 +1,3 @@
-# Resolved configs/pavdm/train_tiny.py of the shipped run (weights: the EMA at step 7750; metrics.jsonl logs to 7900).
 backend = 'torch'
 batch_size = 4
 buckets = [
@@ -18,21 +17,24 @@ dataset = dict(
     type='VideoTextDataset')
 dtype = 'fp32'
 ema_decay = 0.998
-ema_warmup = True
+ema_warmup = False
 epochs = 1000
 grad_clip = 1.0
 keep_last = 2
-load = None
+load = 'outputs/tiny_w256_b/000-train_tiny_w256_b/epoch18-global_step500'
 log_every = 50
-max_steps = 7750
+loss = dict(type='latent')
+max_steps = 20000
 model = dict(
     caption_channels=64,
-    depth=6,
-    from_pretrained=None,
+    depth=4,
+    from_pretrained=
+    '/work/main/configs/pavdm/../../checkpoints/tiny_next/w256/model.safetensors',
     grad_ckpt=False,
-    hidden_size=128,
+    hidden_size=256,
     in_channels=32,
     input_sq_size=64,
+    mlp_ratio=1.5,
     model_max_length=24,
     num_heads=4,
     patch_size=(
@@ -48,9 +50,10 @@ objective = dict(
     num_noisy_chunks=3,
     shift='linear-shift',
     type='pa',
-    window_probs=None)
+    window_probs=dict(
+        init=0.1, rn=0.1, rw=0.1, steady=0.35, t2v=0.25, term=0.1))
 optimizer = dict(eps=1e-15, lr=0.0005, weight_decay=0.0)
-outputs = 'outputs/tiny'
+outputs = 'outputs/tiny_w256_b'
 plugin = 'ddp'
 scheduler = dict(
     bf16_ratio=False,
@@ -59,11 +62,12 @@ scheduler = dict(
     type='rflow',
     use_timestep_transform=False)
 seed = 42
+sp_size = 1
 tensorboard = False
 text_encoder = dict(dim=64, model_max_length=24, type='offline_text')
 vae = dict(
     from_pretrained=
-    'checkpoints/tiny/vae',
+    '/work/main/configs/pavdm/_base_/../../../checkpoints/tiny/vae',
     latent_channels=32,
     patch_size=8,
     type='ChunkPCAVideoVAE')
