@@ -1,9 +1,10 @@
-# Train the embedded tiny model (README: "Embedded tiny model") on the synthetic world, from scratch, on CPU:
+# Train the first, 128-wide embedded tiny model (shipped until 2026-12-03; README: "Embedded tiny model") on the
+# synthetic world, from scratch, on CPU (the base of the tiny training configs: data, levels, runtime):
 #   python -m tools.synthetic.generate --out data/synthetic --split train --num-videos 216 --seconds 12 --seed 0
 #   python tools/fit_pca_vae.py --vae-type ChunkPCAVideoVAE --latent-channels 32 --max-videos 72 \
 #       --data-path data/synthetic/train.csv --eval-path data/synthetic/heldout.csv --out checkpoints/tiny/vae
 #   OMP_NUM_THREADS=1 torchrun --nproc_per_node=2 scripts/train.py configs/pavdm/train_tiny.py
-#   python tools/export_ema.py outputs/tiny/000-train_tiny --output checkpoints/tiny/stdit3
+#   python tools/export_ema.py outputs/tiny/000-train_tiny --output outputs/tiny/stage1_ema
 # PA objective with variable-length windows: 1 clean context chunk + K = 3 noisy chunks (68 frames, 20 latents),
 # every window type (steady / initialization / termination / text-to-video), context masked out of the loss.
 _base_ = ["_base_/tiny_networks.py", "_base_/train_runtime.py"]

@@ -4,7 +4,7 @@
 # and every level of the chunk right after the clean context is trained.
 #   python tools/export_ema.py outputs/tiny/000-train_tiny --output outputs/tiny/stage1_ema   # stage 1's EMA
 #   OMP_NUM_THREADS=1 torchrun --nproc_per_node=2 scripts/train.py configs/pavdm/train_tiny_mix.py
-#   python tools/export_ema.py outputs/tiny_mix/000-train_tiny_mix --output checkpoints/tiny/stdit3
+#   python tools/export_ema.py outputs/tiny_mix/000-train_tiny_mix --output outputs/tiny_mix/export  # not shipped
 _base_ = ["train_tiny.py"]
 
 model = dict(from_pretrained="outputs/tiny/stage1_ema")

@@ -5,7 +5,7 @@
 #   python tools/export_ema.py outputs/tiny_mix/000-train_tiny_mix/epoch120-global_step3250 \
 #       --output outputs/tiny_mix/stage2_ema --dtype fp32
 #   OMP_NUM_THREADS=1 torchrun --nproc_per_node=2 scripts/train.py configs/pavdm/train_tiny_pixel.py
-#   python tools/export_ema.py outputs/tiny_pixel/000-train_tiny_pixel --output checkpoints/tiny/stdit3
+#   python tools/export_ema.py outputs/tiny_pixel/000-train_tiny_pixel --output outputs/tiny_pixel/export  # not shipped
 _base_ = ["train_tiny_mix.py"]
 
 model = dict(from_pretrained="outputs/tiny_mix/stage2_ema")
