@@ -155,12 +155,14 @@ def sample_clip_timesteps(batch_size: int, num_latents: int, *, method: str = "u
     return (u * NUM_TIMESTEPS)[:, None].expand(batch_size, num_latents).contiguous()
 
 
-def masked_mse(pred: torch.Tensor, tgt: torch.Tensor, loss_mask: torch.Tensor | None = None) -> torch.Tensor:
+def masked_mse(pred: torch.Tensor, tgt: torch.Tensor, loss_mask: torch.Tensor | None = None,
+               latent_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Per-sample mean squared error over the unmasked latent frames.
 
     ====== ================================================================
     m      loss_mask (B, T) bool, True = counted (False on the context chunk)
-    loss_b sum_{c, t: m[b, t], h, w} (pred - tgt)^2 / (sum_t m[b, t] * C * H * W)
+    w      latent_weights (T,) >= 0, or None = 1 for every latent frame
+    loss_b sum_{c, t: m[b, t], h, w} w_t (pred - tgt)^2 / (sum_t m[b, t] * C * H * W)
     ====== ================================================================
 
     Masked latents are excluded with ``where`` (not multiplied), so NaN/inf garbage there gives loss 0.
@@ -173,6 +175,8 @@ def masked_mse(pred: torch.Tensor, tgt: torch.Tensor, loss_mask: torch.Tensor | 
     _check_t(pred, loss_mask, "loss_mask")
     keep = loss_mask.to(pred.device, torch.bool)[:, None, :, None, None]
     sq = torch.where(keep, (pred - tgt).float().pow(2), torch.zeros((), device=pred.device))
+    if latent_weights is not None:
+        sq = sq * latent_weights.to(sq.device, sq.dtype)[None, None, :, None, None]
     count = loss_mask.sum(dim=1).clamp(min=1) * (c * h * w)
     return sq.sum(dim=(1, 2, 3, 4)) / count
 

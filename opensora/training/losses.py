@@ -57,17 +57,11 @@ class LatentLoss:
         self.slot_weights = (weights / weights.mean()).float()
 
     def __call__(self, pred: torch.Tensor, tgt: torch.Tensor, loss_mask: torch.Tensor | None = None) -> torch.Tensor:
-        if self.slot_weights is None:
-            return masked_mse(pred, tgt, loss_mask)
-        b, c, t, h, w = pred.shape
-        if loss_mask is None:
-            loss_mask = torch.ones(b, t, dtype=torch.bool, device=pred.device)
-        n = self.slot_weights.numel()
-        per_latent = self.slot_weights.to(pred.device)[torch.arange(t, device=pred.device) % n]
-        keep = loss_mask.to(pred.device, torch.bool)[:, None, :, None, None]
-        sq = torch.where(keep, (pred - tgt).float().pow(2), torch.zeros((), device=pred.device))
-        count = loss_mask.sum(dim=1).clamp(min=1) * (c * h * w)
-        return (sq * per_latent[None, None, :, None, None]).sum(dim=(1, 2, 3, 4)) / count
+        per_latent = None
+        if self.slot_weights is not None:
+            slots = torch.arange(pred.shape[2]) % self.slot_weights.numel()
+            per_latent = self.slot_weights[slots]
+        return masked_mse(pred, tgt, loss_mask, per_latent)
 
 
 def frame_weights(num_frames: int, boundary_frames: int, boundary_weight: float) -> torch.Tensor:
