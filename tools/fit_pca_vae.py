@@ -24,10 +24,11 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from opensora.models.vae import ChunkPCAVideoVAE  # noqa: E402
+from opensora.models.vae import ChunkPCAVideoVAE, PanChunkPCAVideoVAE  # noqa: E402
 from opensora.models.vae.pca_vae import LATENT_SCALINGS, PCAStats, PCAVideoVAE, fit_pca  # noqa: E402
 
-VAE_TYPES = {"PCAVideoVAE": PCAVideoVAE, "ChunkPCAVideoVAE": ChunkPCAVideoVAE}
+VAE_TYPES = {"PCAVideoVAE": PCAVideoVAE, "ChunkPCAVideoVAE": ChunkPCAVideoVAE,
+             "PanChunkPCAVideoVAE": PanChunkPCAVideoVAE}
 from opensora.utils.video_io import from_uint8, read_video  # noqa: E402
 
 
@@ -52,7 +53,7 @@ def fit(vae: PCAVideoVAE, paths: list[Path], progress: bool = True, scaling: str
     stats = PCAStats(vae.group_dim)
     for path in tqdm(paths, desc="fit", disable=not progress):
         for x in chunks_of(path, vae.micro_frame_size):
-            stats.update(vae.to_groups(x))
+            stats.update(vae.fit_groups(x))
     result = fit_pca(stats, vae.num_components, scaling)
     vae.load_fit(result)
     return result
@@ -78,7 +79,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--eval-path", help="CSV of held-out videos for the reported PSNR")
     p.add_argument("--out", required=True, help="output directory (model.safetensors + config.json)")
     p.add_argument("--vae-type", choices=list(VAE_TYPES), default="PCAVideoVAE",
-                   help="PCAVideoVAE: a basis per 4-frame group; ChunkPCAVideoVAE: a basis per 17-frame chunk")
+                   help="PCAVideoVAE: a basis per 4-frame group; ChunkPCAVideoVAE: a basis per 17-frame chunk; "
+                        "PanChunkPCAVideoVAE: the chunk basis on a pan-compensated canvas plus the pan speed")
     p.add_argument("--latent-channels", type=int, default=32)
     p.add_argument("--patch-size", type=int, default=8)
     p.add_argument("--scaling", choices=LATENT_SCALINGS, default="balanced",

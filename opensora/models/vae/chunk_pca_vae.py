@@ -44,13 +44,15 @@ class ChunkPCAVideoVAE(LinearVideoVAE, nn.Module):
     ``micro_frame_size``, ``micro_batch_size`` accepted and unused, ``in_channels``).
     """
 
+    motion_numbers = 0  # latent numbers per cell and chunk that are not basis components (a subclass's pan speed)
+
     def __init__(self, from_pretrained: Optional[str] = None, latent_channels: int = 32, patch_size: int = 8,
                  time_factor: int = 4, micro_frame_size: int = 17, micro_batch_size: Optional[int] = None,
                  in_channels: int = 3):
         super().__init__()
         self._init_sizes(latent_channels, patch_size, time_factor, micro_frame_size, micro_batch_size, in_channels)
         self.group_dim = in_channels * micro_frame_size * patch_size * patch_size
-        self.num_components = latent_channels * self.latents_per_chunk
+        self.num_components = latent_channels * self.latents_per_chunk - self.motion_numbers
         if self.num_components > self.group_dim:
             raise ValueError(f"{self.latents_per_chunk} latents x {latent_channels} channels = {self.num_components} "
                              f"components exceed the {self.group_dim} values of a cell's chunk; use fewer channels")
@@ -73,7 +75,12 @@ class ChunkPCAVideoVAE(LinearVideoVAE, nn.Module):
         b = self.basis.detach().double().cpu().reshape(self.num_components, r, -1)
         moving = (b - b.mean(dim=1, keepdim=True)).pow(2).sum(dim=(1, 2))
         total = b.pow(2).sum(dim=(1, 2)).clamp_min(1e-300)
-        return (moving / total).reshape(self.latents_per_chunk, self.out_channels)
+        frac = torch.cat([moving / total, torch.zeros(self.motion_numbers, dtype=torch.float64)])  # not components: 0
+        return frac.reshape(self.latents_per_chunk, self.out_channels)
+
+    def fit_groups(self, chunk: torch.Tensor) -> torch.Tensor:
+        """The cells the basis is fitted on (``tools/fit_pca_vae.py``): those of ``to_groups``."""
+        return self.to_groups(chunk)
 
     def load_fit(self, fitted: dict) -> None:
         """Take ``mean``, ``basis`` and ``scale`` from :func:`opensora.models.vae.pca_vae.fit_pca`."""

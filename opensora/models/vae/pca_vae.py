@@ -104,6 +104,10 @@ class PCAVideoVAE(LinearVideoVAE, nn.Module):
         self.scale.copy_(fitted["scale"].reshape(self.scale.shape)), self.shift.zero_()
 
     # ---- groups (shared with the fitting code) ------------------------------------------------------
+    def fit_groups(self, chunk: torch.Tensor) -> torch.Tensor:
+        """The groups the basis is fitted on (``tools/fit_pca_vae.py``): those of ``to_groups``."""
+        return self.to_groups(chunk)
+
     def to_groups(self, chunk: torch.Tensor) -> torch.Tensor:
         """One micro-chunk (B, 3, r, H, W) -> groups (B, n, H/p, W/p, D), front-padded with the first frame."""
         p, f = self.patch_size, self.time_factor
