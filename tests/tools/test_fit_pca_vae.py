@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from opensora.models.vae import ChunkPCAVideoVAE, PCAVideoVAE
+from opensora.models.vae import ChunkPCAVideoVAE, PanChunkPCAVideoVAE, PCAVideoVAE
 from opensora.utils.video_io import read_video
 from tools.synthetic.generate import generate
 
@@ -22,7 +22,8 @@ def _tool():
     return module
 
 
-@pytest.mark.parametrize("vae_type,cls", [("PCAVideoVAE", PCAVideoVAE), ("ChunkPCAVideoVAE", ChunkPCAVideoVAE)])
+@pytest.mark.parametrize("vae_type,cls", [("PCAVideoVAE", PCAVideoVAE), ("ChunkPCAVideoVAE", ChunkPCAVideoVAE),
+                                          ("PanChunkPCAVideoVAE", PanChunkPCAVideoVAE)])
 def test_fit_writes_a_loadable_vae_with_its_psnr(tmp_path, vae_type, cls):
     train = generate(tmp_path / "data", "train", num_videos=3, seconds=1.5, width=48, height=32, progress=False)
     heldout = generate(tmp_path / "data", "heldout", num_videos=1, seconds=1.5, width=48, height=32, progress=False)

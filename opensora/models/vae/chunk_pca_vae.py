@@ -44,7 +44,7 @@ class ChunkPCAVideoVAE(LinearVideoVAE, nn.Module):
     ``micro_frame_size``, ``micro_batch_size`` accepted and unused, ``in_channels``).
     """
 
-    motion_numbers = 0  # latent numbers per cell and chunk that are not basis components (a subclass's pan speed)
+    motion_channels = 0  # channels of every latent that are not basis components (a subclass's pan speed): the last
 
     def __init__(self, from_pretrained: Optional[str] = None, latent_channels: int = 32, patch_size: int = 8,
                  time_factor: int = 4, micro_frame_size: int = 17, micro_batch_size: Optional[int] = None,
@@ -52,7 +52,7 @@ class ChunkPCAVideoVAE(LinearVideoVAE, nn.Module):
         super().__init__()
         self._init_sizes(latent_channels, patch_size, time_factor, micro_frame_size, micro_batch_size, in_channels)
         self.group_dim = in_channels * micro_frame_size * patch_size * patch_size
-        self.num_components = latent_channels * self.latents_per_chunk - self.motion_numbers
+        self.num_components = (latent_channels - self.motion_channels) * self.latents_per_chunk
         if self.num_components > self.group_dim:
             raise ValueError(f"{self.latents_per_chunk} latents x {latent_channels} channels = {self.num_components} "
                              f"components exceed the {self.group_dim} values of a cell's chunk; use fewer channels")
@@ -75,8 +75,8 @@ class ChunkPCAVideoVAE(LinearVideoVAE, nn.Module):
         b = self.basis.detach().double().cpu().reshape(self.num_components, r, -1)
         moving = (b - b.mean(dim=1, keepdim=True)).pow(2).sum(dim=(1, 2))
         total = b.pow(2).sum(dim=(1, 2)).clamp_min(1e-300)
-        frac = torch.cat([moving / total, torch.zeros(self.motion_numbers, dtype=torch.float64)])  # not components: 0
-        return frac.reshape(self.latents_per_chunk, self.out_channels)
+        frac = (moving / total).reshape(self.latents_per_chunk, self.out_channels - self.motion_channels)
+        return torch.cat([frac, frac.new_zeros(self.latents_per_chunk, self.motion_channels)], dim=1)  # not components: 0
 
     def fit_groups(self, chunk: torch.Tensor) -> torch.Tensor:
         """The cells the basis is fitted on (``tools/fit_pca_vae.py``): those of ``to_groups``."""

@@ -6,8 +6,8 @@ thirds of their energy: its chunks came out nearly still and jumped at chunk bou
 takes the pan out of the cells: per chunk it measures one horizontal speed v (px/frame), shifts every frame
 back to the chunk's middle frame (a *canvas*, wider than the frame by ``margin`` px on each side so that what
 enters or leaves the picture during the chunk is kept), codes the canvas with the chunk basis, and stores v in
-the last channel of the chunk's last latent of every cell. Decoding reads v as the mean of that number over the
-cells and shifts the decoded canvas forward again, so every decoded chunk pans smoothly at exactly one speed.
+the last channel of every latent of every cell. Decoding reads v as the mean of that channel over the chunk's
+latents and cells and shifts the decoded canvas forward again, so every decoded chunk pans smoothly at exactly one speed.
 Anything that is not a horizontal pan (objects moving, vertical motion) stays in the chunk basis, as in
 ``ChunkPCAVideoVAE``; with v = 0 the two code the same way (on the wider canvas).
 
@@ -18,17 +18,17 @@ Notation (as ``ChunkPCAVideoVAE``, plus):
 | c | the chunk's middle frame, (r - 1) / 2 (8 for r = 17) |
 | M | ``margin``, canvas pixels added left and right (16: 2 latent cells each side) |
 | v | horizontal speed, px/frame, + = content moves right (the synthetic world's ``dx``) |
-| K' | canvas components per cell and chunk, n C - 1 (the last number is v) |
+| K' | canvas components per cell and chunk, n (C - 1) (the last channel of each latent is v) |
 
 Geometry: frame t, column x shows canvas column u = M + x - v (t - c). Encode, per chunk of r' <= r frames (the
 last r' frames of a full chunk): (1) v = the speed that best aligns the frames' column profiles (rows and
 colours averaged, frame pairs 1, 2, 4 and 8 frames apart; a grid search in steps of ``speed_step`` over |v| <= ``max_speed``, refined by a parabola),
 (2) the canvas: every frame resampled (bicubic) at its columns, canvas pixels a frame does not see filled with
 the mean of the frames that do (columns no frame sees: the nearest seen column), front-padded with copies of its
-first frame to r frames, (3) the chunk basis on the canvas's cells (components 0 .. K' - 1, by decreasing variance, in the
-same places as ``ChunkPCAVideoVAE``'s), (4) the last latent number of every cell (slot n - 1, channel C - 1, where
-the chunk basis keeps its weakest component) = v / ``velocity_scale``. Decode inverts the steps; frames sample the
-canvas with border clamping. A partial chunk (fewer than n latents) has no speed number and decodes still (v = 0).
+first frame to r frames, (3) the chunk basis on the canvas's cells (slot k holds components k (C - 1) .. k (C - 1) + C - 2, by
+decreasing variance, in channels 0 .. C - 2), (4) channel C - 1 of every latent of every cell = v /
+``velocity_scale``: n h w copies of one number, so that the diffusion loss weighs it and the network meets it in
+the same channel of every latent. Decode inverts the steps; frames sample the canvas with border clamping.
 Latents are ``margin`` / p cells wider on each side than H / p x W / p (``get_latent_size``).
 """
 from __future__ import annotations
@@ -112,11 +112,11 @@ class PanChunkPCAVideoVAE(ChunkPCAVideoVAE):
         speed_step: the encoder's grid step for the speed, px/frame.
     """
 
-    motion_numbers = 1
+    motion_channels = 1
 
     def __init__(self, from_pretrained: Optional[str] = None, latent_channels: int = 32, patch_size: int = 8,
                  time_factor: int = 4, micro_frame_size: int = 17, micro_batch_size: Optional[int] = None,
-                 in_channels: int = 3, margin: int = 16, velocity_scale: float = 1.0,
+                 in_channels: int = 3, margin: int = 16, velocity_scale: float = 0.5,
                  max_speed: Optional[float] = None, speed_step: float = 1 / 32):
         if margin < 0 or margin % patch_size:
             raise ValueError(f"margin must be a non-negative multiple of patch_size={patch_size}, got {margin}")
@@ -192,17 +192,15 @@ class PanChunkPCAVideoVAE(ChunkPCAVideoVAE):
             speed = estimate_pan_speed(chunk, self.max_speed, self.speed_step)
             groups = self.to_groups(self.to_canvas(chunk, speed))[:, 0]
             comps = ((groups - self.mean) @ self.basis.T) / self.scale
-            v = (speed / self.velocity_scale).to(comps.dtype)[:, None, None, None].expand(*comps.shape[:3], 1)
-            z = rearrange(torch.cat([comps, v], dim=-1), "B h w (n C) -> B C n h w", n=self.latents_per_chunk)
+            comps = rearrange(comps, "B h w (n C) -> B h w n C", n=self.latents_per_chunk)
+            v = (speed / self.velocity_scale).to(comps.dtype)[:, None, None, None, None].expand(*comps.shape[:4], 1)
+            z = rearrange(torch.cat([comps, v], dim=-1), "B h w n C -> B C n h w")
             out.append(z[:, :, : self.latent_frames(chunk.shape[2])])
         return torch.cat(out, dim=2)
 
     def decode_speed(self, z_chunk: torch.Tensor) -> torch.Tensor:
-        """The chunk's speed (B,) px/frame: the last channel of its last latent, averaged over the cells; 0 for a
-        partial chunk (fewer than n latents)."""
-        if z_chunk.shape[2] < self.latents_per_chunk:
-            return z_chunk.new_zeros(z_chunk.shape[0])
-        return z_chunk[:, -1, -1].mean(dim=(1, 2)) * self.velocity_scale
+        """The chunk's speed (B,) px/frame: the last channel, averaged over the chunk's latents and cells."""
+        return z_chunk[:, -1].mean(dim=(1, 2, 3)) * self.velocity_scale
 
     def decode_chunk(self, z_chunk: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
         """One chunk z: (B, C, n', h, w + 2M/p), n' <= n -> (B, 3, num_frames, p h, p w); missing latents are 0."""
@@ -215,6 +213,6 @@ class PanChunkPCAVideoVAE(ChunkPCAVideoVAE):
         missing = self.latents_per_chunk - z.shape[2]
         if missing:
             z = torch.cat([z, z.new_zeros(z.shape[0], z.shape[1], missing, *z.shape[3:])], dim=2)
-        comps = rearrange(z, "B C n h w -> B h w (n C)")[..., : self.num_components] * self.scale
+        comps = rearrange(z[:, : -self.motion_channels], "B C n h w -> B h w (n C)") * self.scale
         canvas = self.from_groups((comps @ self.basis + self.mean)[:, None], self.micro_frame_size)
         return self.from_canvas(canvas, speed, num_frames)
