@@ -12,7 +12,13 @@ changes one); the first 17 frames of the first ``--num-clips`` videos of the CSV
 clips. Prints the parameter count, the loss every 100 steps, the wall time and the x0 pixel error per level, and
 with ``--out FILE`` writes them as JSON. ``--weights`` measures a trained model instead (no fitting unless
 ``--steps`` is given); ``--shuffle-captions`` also measures it with every clip given the next clip's caption, which
-shows how much its estimate depends on the text.
+shows how much its estimate depends on the text. ``--continuation`` measures a trained model's use of the clean
+context chunk instead (``measure_continuation``: the first two chunks of each clip, the second estimated from the
+first given clean, against the next clip's first chunk), with the model-free reference of copying the context's
+last frame shifted by the context's own pan (``estimate_pan_speed``).
+
+    python tools/capacity_probe.py configs/pavdm/train_tiny_pan_b.py --data-path data/synthetic/heldout.csv \
+        --weights checkpoints/tiny_next/pan_b --num-clips 12 --continuation --levels 0.3 0.5 0.7 0.9 1.0
 """
 from __future__ import annotations
 
@@ -28,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from opensora.datasets.csv_table import read_csv  # noqa: E402
 from opensora.registry import MODELS, build_module  # noqa: E402
-from opensora.training.capacity_probe import measure_x0_error, probe_capacity  # noqa: E402
+from opensora.models.vae.pan_chunk_pca_vae import estimate_pan_speed, shift_columns  # noqa: E402
+from opensora.training.capacity_probe import measure_continuation, measure_x0_error, probe_capacity  # noqa: E402
 from opensora.utils.cli import run_cli  # noqa: E402
 from opensora.utils.config import load_config, parse_options, to_dict  # noqa: E402
 from opensora.utils.video_io import from_uint8, read_frames  # noqa: E402
@@ -43,6 +50,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--weights", help="trained model weights (.safetensors file or folder) to start from / measure")
     p.add_argument("--shuffle-captions", action="store_true",
                    help="also measure with each clip given the next clip's caption (text dependence)")
+    p.add_argument("--continuation", action="store_true",
+                   help="measure how a trained model (--weights) continues a clean context chunk (needs clips of "
+                        "2 chunks, 34 frames, and --num-clips >= 2)")
     p.add_argument("--draws", type=int, default=4, help="noise draws per level")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--seed", type=int, default=0)
@@ -58,6 +68,8 @@ def main(argv=None) -> dict:
         raise ValueError(f"--num-clips must be >= 1, got {args.num_clips}")
     if args.steps is None:
         args.steps = 0 if args.weights else 400
+    if args.continuation:
+        return continuation(args)
     if args.shuffle_captions and args.num_clips < 2:
         raise ValueError("--shuffle-captions needs --num-clips >= 2 (each clip gets another clip's caption)")
     cfg = load_config(args.config, cfg_options=parse_options(args.cfg_options))
@@ -87,6 +99,46 @@ def main(argv=None) -> dict:
             generator=torch.Generator().manual_seed(args.seed))  # the same noise as above when --steps 0
         print("with another clip's caption: " + ", ".join(
             f"t={t:g}: {e:.2f}" for t, e in record["x0_pixel_error_shuffled_captions"].items()))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(record, indent=1))
+    return record
+
+
+def shifted_copy(context: torch.Tensor, frames: int) -> torch.Tensor:
+    """Model-free continuation of pixel chunks (N, 3, r, H, W): the last frame shifted by the chunk's own pan,
+    frame j of the next chunk by v (j + 1) (``estimate_pan_speed``, border-clamped) -> (N, 3, frames, H, W)."""
+    speed = estimate_pan_speed(context.double(), 4.0, 1 / 32)
+    last = context[:, :, -1].double()
+    width = last.shape[-1]
+    return torch.stack([shift_columns(last, -speed * (j + 1), width) for j in range(frames)], dim=2).float()
+
+
+def continuation(args) -> dict:
+    if not args.weights:
+        raise ValueError("--continuation measures a trained model: pass --weights")
+    if args.num_clips < 2:
+        raise ValueError(f"--continuation needs --num-clips >= 2 (the other clip's context), got {args.num_clips}")
+    cfg = load_config(args.config, cfg_options=parse_options(args.cfg_options))
+    vae = build_module(to_dict(cfg.vae), MODELS, config_key="vae").eval()
+    text_encoder = build_module(to_dict(cfg.text_encoder), MODELS, config_key="text_encoder").eval()
+    model = build_module(dict(to_dict(cfg.model), from_pretrained=args.weights), MODELS, config_key="model").eval()
+    rows = read_csv(args.data_path)[: args.num_clips]
+    if len(rows) < args.num_clips:
+        raise ValueError(f"{args.data_path} has {len(rows)} videos; --num-clips {args.num_clips} needs that many")
+    r = vae.micro_frame_size
+    video = torch.stack([from_uint8(read_frames(row["path"], 0, 2 * r)) for row in rows])
+    with torch.no_grad():
+        z0 = vae.encode(video).float()
+        text = text_encoder.encode([row["text"] for row in rows])
+        truth = vae.decode(z0[:, :, vae.latents_per_chunk:], num_frames=None).float()
+    copy = float((shifted_copy(video[:, :, :r], r) - truth).abs().mean() * 127.5)
+    errors = measure_continuation(model, vae, z0, text, levels=args.levels, draws=args.draws,
+                                  generator=torch.Generator().manual_seed(args.seed))
+    record = {"continuation_error": errors, "shifted_copy_error": copy}
+    print(f"second chunk from the first (x0 pixel error, 0-255); shifted copy of the context's last frame: {copy:.2f}")
+    for t, e in errors.items():
+        print(f"t={t:g}: own context {e['right']:.2f}, another clip's {e['other']:.2f}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(record, indent=1))

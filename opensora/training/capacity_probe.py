@@ -99,3 +99,44 @@ def measure_x0_error(model, vae, z0: torch.Tensor, text: dict, *, levels=(0.3, 0
                 errors.append(((decoded - truth).abs().mean() * 127.5).item())
             out[float(level)] = sum(errors) / len(errors)
     return out
+
+
+def measure_continuation(model, vae, z0: torch.Tensor, text: dict, *, levels=(0.5, 0.9, 1.0), draws: int = 2,
+                         generator: torch.Generator = None, fps: float = 24.0) -> dict:
+    """How much a trained model uses a clean context chunk to continue a video (issue 10's chunk seam).
+
+    ``z0`` (N, C, 2 n, h, w) holds two consecutive chunks of N clips. The first chunk is given clean (timestep 0,
+    as PA's context chunk), the second is noised to level t, and the decoded one-call x0 estimate of the second
+    chunk is compared with its truth: {t: {"right": error with the clip's own first chunk, "other": error with the
+    next clip's first chunk (N >= 2)}}, mean |pixel error| (0-255) over ``draws`` noise draws. A model that
+    continues the context has "right" far below "other" at t = 1; at low t the noisy chunk itself carries the
+    answer."""
+    if any(not 0 < t <= 1 for t in levels):
+        raise ValueError(f"levels must lie in (0, 1], got {list(levels)}")
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, got {draws}")
+    n, _, frames, h, w = z0.shape
+    k = vae.latents_per_chunk
+    if frames != 2 * k:
+        raise ValueError(f"z0 must hold two chunks ({2 * k} latent frames), got {frames}; encode 2 x "
+                         f"{vae.micro_frame_size} frames per clip")
+    gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    kw = _model_kwargs(text, h * vae.spatial_factor, w * vae.spatial_factor, fps)
+    contexts = {"right": z0[:, :, :k]}
+    if n >= 2:
+        contexts["other"] = torch.roll(z0[:, :, :k], shifts=-1, dims=0)
+    out = {}
+    with torch.no_grad():
+        truth = vae.decode(z0[:, :, k:], num_frames=None).float()
+        for level in levels:
+            errors = {name: [] for name in contexts}
+            for _ in range(draws):
+                eps = torch.randn(z0[:, :, k:].shape, generator=gen)
+                x_t = (1 - level) * z0[:, :, k:] + level * eps
+                t = torch.cat([torch.zeros(n, k), torch.full((n, k), float(level))], dim=1)
+                for name, context in contexts.items():
+                    v = model(torch.cat([context, x_t], dim=2), t * 1000, **kw)[:, : z0.shape[1], k:]
+                    decoded = vae.decode(x_t + level * v, num_frames=None).float()
+                    errors[name].append(((decoded - truth).abs().mean() * 127.5).item())
+            out[float(level)] = {name: sum(e) / len(e) for name, e in errors.items()}
+    return out

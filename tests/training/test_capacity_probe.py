@@ -102,3 +102,35 @@ def test_the_tool_measures_trained_weights_with_and_without_their_captions(tmp_p
     assert tool.main(unloaded)["x0_pixel_error"] != record["x0_pixel_error"]  # so the weights were loaded
     with pytest.raises(ValueError, match="--shuffle-captions needs --num-clips >= 2"):
         tool.main(args[:4] + ["1"] + args[5:] + ["--shuffle-captions"])
+
+
+def test_measure_continuation_of_an_oracle_and_of_a_constant_estimate():
+    """The oracle (it knows both chunks) has no error with either context; the zero estimate decodes the VAE's
+    mean, so its error is the distance of the second chunk to the mean, whatever the context and the level."""
+    from opensora.training.capacity_probe import measure_continuation
+
+    vae = ChunkPCAVideoVAE(latent_channels=2, patch_size=2)
+    vae.scale.fill_(3.0)
+    vae.mean.uniform_(-0.5, 0.5, generator=torch.Generator().manual_seed(1))
+    z0 = torch.randn(3, 2, 10, 3, 4, generator=torch.Generator().manual_seed(0))
+    text = dict(y=torch.zeros(3, 1, 4, 8), mask=torch.ones(3, 4, dtype=torch.long))
+
+    class _ChunkOracle(torch.nn.Module):  # v = (x0 - x_t) / t on the noisy chunk; the context's output is unused
+        def forward(self, x_t, timestep, **kw):
+            t = (timestep / 1000)[:, None, :, None, None].clamp_min(1e-3)
+            return (z0 - x_t) / t
+
+    errors = measure_continuation(_ChunkOracle(), vae, z0, text, levels=(0.5, 1.0), draws=1)
+    assert set(errors) == {0.5, 1.0} and set(errors[1.0]) == {"right", "other"}
+    assert max(e for row in errors.values() for e in row.values()) < 1e-3
+
+    class _Zeros(torch.nn.Module):
+        def forward(self, x_t, timestep, **kw):
+            return -x_t / (timestep / 1000)[:, None, :, None, None].clamp_min(1e-3)
+
+    truth = vae.decode(z0[:, :, 5:], num_frames=None)
+    expected = ((vae.decode(torch.zeros_like(z0[:, :, 5:]), num_frames=None) - truth).abs().mean() * 127.5).item()
+    errors = measure_continuation(_Zeros(), vae, z0, text, levels=(0.3,), draws=2)
+    assert errors[0.3] == pytest.approx({"right": expected, "other": expected}, rel=1e-5)
+    with pytest.raises(ValueError, match="two chunks"):
+        measure_continuation(_Zeros(), vae, z0[:, :, :5], text)
