@@ -62,6 +62,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _networks(args):
+    """The config's VAE and text encoder (eval mode) and its model, with ``--weights`` when given."""
+    cfg = load_config(args.config, cfg_options=parse_options(args.cfg_options))
+    torch.manual_seed(args.seed)
+    vae = build_module(to_dict(cfg.vae), MODELS, config_key="vae").eval()
+    text_encoder = build_module(to_dict(cfg.text_encoder), MODELS, config_key="text_encoder").eval()
+    model = build_module(dict(to_dict(cfg.model), from_pretrained=args.weights), MODELS, config_key="model")
+    return vae, text_encoder, model
+
+
+def _clips(args, frames: int):
+    """The first ``--num-clips`` rows of the CSV and their first ``frames`` frames, (N, 3, frames, H, W) in [-1, 1]."""
+    rows = read_csv(args.data_path)[: args.num_clips]
+    if len(rows) < args.num_clips:
+        raise ValueError(f"{args.data_path} has {len(rows)} videos; --num-clips {args.num_clips} needs that many")
+    return rows, torch.stack([from_uint8(read_frames(r["path"], 0, frames)) for r in rows])
+
+
+def _write(record: dict, out) -> None:
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(record, indent=1))
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.num_clips < 1:
@@ -72,16 +96,8 @@ def main(argv=None) -> dict:
         return continuation(args)
     if args.shuffle_captions and args.num_clips < 2:
         raise ValueError("--shuffle-captions needs --num-clips >= 2 (each clip gets another clip's caption)")
-    cfg = load_config(args.config, cfg_options=parse_options(args.cfg_options))
-    torch.manual_seed(args.seed)
-    vae = build_module(to_dict(cfg.vae), MODELS, config_key="vae").eval()
-    text_encoder = build_module(to_dict(cfg.text_encoder), MODELS, config_key="text_encoder").eval()
-    model = build_module(dict(to_dict(cfg.model), from_pretrained=args.weights), MODELS, config_key="model")
-    rows = read_csv(args.data_path)[: args.num_clips]
-    if len(rows) < args.num_clips:
-        raise ValueError(f"{args.data_path} has {len(rows)} videos; --num-clips {args.num_clips} needs that many")
-    frames = [read_frames(r["path"], 0, vae.micro_frame_size) for r in rows]
-    video = torch.stack([from_uint8(f) for f in frames])
+    vae, text_encoder, model = _networks(args)
+    rows, video = _clips(args, vae.micro_frame_size)
     with torch.no_grad():
         z0 = vae.encode(video).float()
         text = text_encoder.encode([r["text"] for r in rows])
@@ -99,9 +115,7 @@ def main(argv=None) -> dict:
             generator=torch.Generator().manual_seed(args.seed))  # the same noise as above when --steps 0
         print("with another clip's caption: " + ", ".join(
             f"t={t:g}: {e:.2f}" for t, e in record["x0_pixel_error_shuffled_captions"].items()))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(record, indent=1))
+    _write(record, args.out)
     return record
 
 
@@ -119,15 +133,10 @@ def continuation(args) -> dict:
         raise ValueError("--continuation measures a trained model: pass --weights")
     if args.num_clips < 2:
         raise ValueError(f"--continuation needs --num-clips >= 2 (the other clip's context), got {args.num_clips}")
-    cfg = load_config(args.config, cfg_options=parse_options(args.cfg_options))
-    vae = build_module(to_dict(cfg.vae), MODELS, config_key="vae").eval()
-    text_encoder = build_module(to_dict(cfg.text_encoder), MODELS, config_key="text_encoder").eval()
-    model = build_module(dict(to_dict(cfg.model), from_pretrained=args.weights), MODELS, config_key="model").eval()
-    rows = read_csv(args.data_path)[: args.num_clips]
-    if len(rows) < args.num_clips:
-        raise ValueError(f"{args.data_path} has {len(rows)} videos; --num-clips {args.num_clips} needs that many")
+    vae, text_encoder, model = _networks(args)
+    model.eval()
     r = vae.micro_frame_size
-    video = torch.stack([from_uint8(read_frames(row["path"], 0, 2 * r)) for row in rows])
+    rows, video = _clips(args, 2 * r)
     with torch.no_grad():
         z0 = vae.encode(video).float()
         text = text_encoder.encode([row["text"] for row in rows])
@@ -139,9 +148,7 @@ def continuation(args) -> dict:
     print(f"second chunk from the first (x0 pixel error, 0-255); shifted copy of the context's last frame: {copy:.2f}")
     for t, e in errors.items():
         print(f"t={t:g}: own context {e['right']:.2f}, another clip's {e['other']:.2f}")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(record, indent=1))
+    _write(record, args.out)
     return record
 
 

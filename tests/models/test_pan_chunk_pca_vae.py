@@ -126,9 +126,9 @@ def test_partial_chunks_keep_their_speed_and_sizes():
     assert abs(float(v[0]) - 1.0) < 0.05
 
 
-def test_equals_the_chunk_basis_on_still_video():
-    """With no pan the canvas is the frame plus replicated margins: the chunk basis fitted on the same canvases
-    codes the frames the same way (the cells inside the frame agree)."""
+def test_still_video_has_zero_speed_and_the_frame_inside_its_canvas():
+    """With no pan the speed channel is 0, the canvas is the frame itself between the margins, and the basis has
+    one component per latent fewer than the chunk basis (the speed channel)."""
     vae = _fitted()
     still = _pan(0.0, seed=13)
     z = vae.encode(still)

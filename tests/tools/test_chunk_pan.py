@@ -1,21 +1,12 @@
 """tools/chunk_pan.py on ground-truth synthetic videos: every chunk's pan is the caption's speed (the world shifts
 by exactly dx per frame), and bad input is refused with the reason."""
 import csv
-import importlib.util
 from pathlib import Path
 
 import pytest
 
+from tools import chunk_pan
 from tools.synthetic.generate import generate
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("chunk_pan_tool", ROOT / "tools" / "chunk_pan.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_ground_truth_pans_at_the_captions_speed(tmp_path):
@@ -23,14 +14,14 @@ def test_ground_truth_pans_at_the_captions_speed(tmp_path):
     rows = sorted(csv.DictReader(open(table)), key=lambda r: Path(r["path"]).name)
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("".join(f"{r['text']}||clip.mp4\n" for r in rows))
-    record = _tool().main([str(tmp_path / "data"), "--prompts", str(prompts), "--out", str(tmp_path / "pan.json")])
+    record = chunk_pan.main([str(tmp_path / "data"), "--prompts", str(prompts), "--out", str(tmp_path / "pan.json")])
     assert [v["chunks"] for v in record["videos"]] == [2, 2, 2]  # 36 frames = 2 whole chunks
     assert record["mean_error"] < 0.02 and record["direction_ok"] == 1.0
     assert (tmp_path / "pan.json").is_file()
-    skipped = _tool().main([str(tmp_path / "data"), "--prompts", str(prompts), "--skip-chunks", "1"])
+    skipped = chunk_pan.main([str(tmp_path / "data"), "--prompts", str(prompts), "--skip-chunks", "1"])
     assert [v["chunks"] for v in skipped["videos"]] == [1, 1, 1]
     prompts.write_text(rows[0]["text"] + "\n")
     with pytest.raises(ValueError, match="1 prompts for 3 videos"):
-        _tool().main([str(tmp_path / "data"), "--prompts", str(prompts)])
+        chunk_pan.main([str(tmp_path / "data"), "--prompts", str(prompts)])
     with pytest.raises(ValueError, match="no .mp4 files"):
-        _tool().main([str(tmp_path), "--prompts", str(prompts)])
+        chunk_pan.main([str(tmp_path), "--prompts", str(prompts)])

@@ -81,11 +81,8 @@ def estimate_pan_speed(frames: torch.Tensor, max_speed: float, step: float) -> t
     prof = frames.mean(dim=(1, 3))  # (B, T, W)
     count = int(round(max_speed / step))
     grid = torch.arange(-count, count + 1, dtype=frames.dtype, device=frames.device) * step
-    err, lag = 0.0, 1
-    lags = []
-    while lag < t:
-        lags.append(lag)
-        lag *= 2
+    lags = [1 << k for k in range((t - 1).bit_length())]  # 1, 2, 4, ... < T
+    err = 0.0
     for lag in lags:
         prev, nxt = prof[:, :-lag].reshape(-1, w), prof[:, lag:].reshape(-1, w)
         shifted, inside = _shift_profiles(prev, grid * lag)  # frame t+l at x ~ frame t at x - l v
@@ -147,12 +144,15 @@ class PanChunkPCAVideoVAE(ChunkPCAVideoVAE):
         """Positions of a chunk's ``frames`` frames inside a full chunk (its last ones), minus the middle c."""
         return torch.arange(self.micro_frame_size - frames, self.micro_frame_size, dtype=torch.float64) - self.middle
 
+    def pan_offsets(self, speed: torch.Tensor, frames: int) -> torch.Tensor:
+        """v (t - c) for each of a chunk's last ``frames`` frames: (B, frames) float64, px."""
+        return speed.double()[:, None] * self.frame_times(frames).to(speed.device)[None]
+
     def to_canvas(self, chunk: torch.Tensor, speed: torch.Tensor) -> torch.Tensor:
         """One chunk (B, 3, r', H, W) and its speed (B,) -> the canvas (B, 3, r', H, W + 2M) (module docstring)."""
         b, c, frames, h, w = chunk.shape
         m, wc = self.margin, w + 2 * self.margin
-        offset = speed.double()[:, None] * self.frame_times(frames).to(speed.device)[None]  # (B, r')
-        start = (offset - m).reshape(-1)  # canvas column u shows frame column u - M + v (t - c)
+        start = (self.pan_offsets(speed, frames) - m).reshape(-1)  # canvas column u shows frame column u - M + v (t - c)
         flat = rearrange(chunk, "B C T H W -> (B T) C H W")
         canvas = rearrange(shift_columns(flat, start.to(chunk.dtype), wc), "(B T) C H W -> B C T H W", B=b)
         cols = start.to(chunk.dtype)[:, None] + torch.arange(wc, dtype=chunk.dtype, device=chunk.device)
@@ -172,15 +172,18 @@ class PanChunkPCAVideoVAE(ChunkPCAVideoVAE):
         b, c, r, h, wc = canvas.shape
         w = wc - 2 * self.margin
         canvas = canvas[:, :, r - num_frames:]
-        offset = speed.double()[:, None] * self.frame_times(num_frames).to(speed.device)[None]
-        start = (self.margin - offset).reshape(-1).to(canvas.dtype)  # frame column x shows u = M + x - v (t - c)
+        start = (self.margin - self.pan_offsets(speed, num_frames)).reshape(-1).to(canvas.dtype)  # frame column x shows u = M + x - v (t - c)
         flat = rearrange(canvas, "B C T H W -> (B T) C H W")
         return rearrange(shift_columns(flat, start, w), "(B T) C H W -> B C T H W", B=b)
 
+    def canvas_groups(self, chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One chunk (B, 3, r', H, W) -> the cells of its canvas (B, 1, h, w + 2M/p, D) and its speed (B,)."""
+        speed = estimate_pan_speed(chunk, self.max_speed, self.speed_step)
+        return self.to_groups(self.to_canvas(chunk, speed)), speed
+
     def fit_groups(self, chunk: torch.Tensor) -> torch.Tensor:
         """The cells the basis is fitted on: those of the chunk's canvas."""
-        speed = estimate_pan_speed(chunk, self.max_speed, self.speed_step)
-        return self.to_groups(self.to_canvas(chunk, speed))
+        return self.canvas_groups(chunk)[0]
 
     # ---- encode / decode --------------------------------------------------------------------------
     def encode(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -189,9 +192,8 @@ class PanChunkPCAVideoVAE(ChunkPCAVideoVAE):
         x = x.to(self.dtype)
         out = []
         for chunk in x.split(self.micro_frame_size, dim=2):
-            speed = estimate_pan_speed(chunk, self.max_speed, self.speed_step)
-            groups = self.to_groups(self.to_canvas(chunk, speed))[:, 0]
-            comps = ((groups - self.mean) @ self.basis.T) / self.scale
+            groups, speed = self.canvas_groups(chunk)
+            comps = ((groups[:, 0] - self.mean) @ self.basis.T) / self.scale
             comps = rearrange(comps, "B h w (n C) -> B h w n C", n=self.latents_per_chunk)
             v = (speed / self.velocity_scale).to(comps.dtype)[:, None, None, None, None].expand(*comps.shape[:4], 1)
             z = rearrange(torch.cat([comps, v], dim=-1), "B h w n C -> B C n h w")
