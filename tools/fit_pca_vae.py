@@ -24,11 +24,11 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from opensora.models.vae import ChunkPCAVideoVAE, PanChunkPCAVideoVAE  # noqa: E402
+from opensora.models.vae import ChunkPCAVideoVAE, PanChunkPCAVideoVAE, RingPanChunkPCAVideoVAE  # noqa: E402
 from opensora.models.vae.pca_vae import LATENT_SCALINGS, PCAStats, PCAVideoVAE, fit_pca  # noqa: E402
 
 VAE_TYPES = {"PCAVideoVAE": PCAVideoVAE, "ChunkPCAVideoVAE": ChunkPCAVideoVAE,
-             "PanChunkPCAVideoVAE": PanChunkPCAVideoVAE}
+             "PanChunkPCAVideoVAE": PanChunkPCAVideoVAE, "RingPanChunkPCAVideoVAE": RingPanChunkPCAVideoVAE}
 from opensora.utils.video_io import from_uint8, read_video  # noqa: E402
 
 
@@ -80,12 +80,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", required=True, help="output directory (model.safetensors + config.json)")
     p.add_argument("--vae-type", choices=list(VAE_TYPES), default="PCAVideoVAE",
                    help="PCAVideoVAE: a basis per 4-frame group; ChunkPCAVideoVAE: a basis per 17-frame chunk; "
-                        "PanChunkPCAVideoVAE: the chunk basis on a pan-compensated canvas plus the pan speed")
+                        "PanChunkPCAVideoVAE: the chunk basis on a pan-compensated canvas plus the pan speed; "
+                        "RingPanChunkPCAVideoVAE: the same on a world-anchored ring canvas, plus its phase")
     p.add_argument("--latent-channels", type=int, default=32)
     p.add_argument("--patch-size", type=int, default=8)
     p.add_argument("--scaling", choices=LATENT_SCALINGS, default="balanced",
                    help="latent scale per channel: balanced (default), uniform or whiten (see fit_pca)")
     p.add_argument("--max-videos", type=int, default=None, help="fit on the first N videos only")
+    p.add_argument("--basis-from", help="RingPanChunkPCAVideoVAE only: take the basis of this fitted "
+                   "PanChunkPCAVideoVAE checkpoint (same latent places, so a model trained on it starts from "
+                   "latents of the same layout) instead of fitting one")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -95,10 +99,18 @@ def main(argv=None) -> dict:
     show = not a.no_progress
     vae = VAE_TYPES[a.vae_type](latent_channels=a.latent_channels, patch_size=a.patch_size)
     fit_paths = video_paths(a.data_path, a.max_videos)
-    result = fit(vae, fit_paths, show, a.scaling)
-    report = {"fit_videos": len(fit_paths), "explained_variance": round(result["explained"], 6),
-              "scaling": a.scaling, "channel_std": [round(float(v), 4) for v in result["std"]],
-              "psnr_fit_db": round(psnr(vae, fit_paths[:32], show), 2)}
+    if a.basis_from is not None:
+        if not isinstance(vae, RingPanChunkPCAVideoVAE):
+            raise ValueError(f"--basis-from takes a PanChunkPCAVideoVAE's basis into a RingPanChunkPCAVideoVAE; "
+                             f"got --vae-type {a.vae_type}")
+        vae.take_basis(PanChunkPCAVideoVAE(from_pretrained=a.basis_from, latent_channels=a.latent_channels,
+                                           patch_size=a.patch_size))
+        report = {"basis_from": str(a.basis_from), "psnr_fit_db": round(psnr(vae, fit_paths[:32], show), 2)}
+    else:
+        result = fit(vae, fit_paths, show, a.scaling)
+        report = {"fit_videos": len(fit_paths), "explained_variance": round(result["explained"], 6),
+                  "scaling": a.scaling, "channel_std": [round(float(v), 4) for v in result["std"]],
+                  "psnr_fit_db": round(psnr(vae, fit_paths[:32], show), 2)}
     if a.eval_path:
         report["psnr_eval_db"] = round(psnr(vae, video_paths(a.eval_path), show), 2)
     vae.save_pretrained(a.out, extra={"fit": report})

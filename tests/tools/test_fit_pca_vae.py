@@ -39,3 +39,29 @@ def test_fit_writes_a_loadable_vae_with_its_psnr(tmp_path, vae_type, cls):
     psnr = 10 * math.log10(255.0 ** 2 / float(((rec - x) * 127.5).pow(2).mean()))
     assert abs(psnr - report["psnr_eval_db"]) < 0.01
     assert 0.0 < report["explained_variance"] <= 1.0
+
+
+def test_ring_vae_takes_a_fitted_pan_vaes_basis(tmp_path):
+    from opensora.models.vae import RingPanChunkPCAVideoVAE
+
+    train = generate(tmp_path / "data", "train", num_videos=3, seconds=1.5, width=48, height=32, progress=False)
+    heldout = generate(tmp_path / "data", "heldout", num_videos=1, seconds=1.5, width=48, height=32, progress=False)
+    common = ["--data-path", str(train), "--eval-path", str(heldout), "--latent-channels", "16", "--no-progress"]
+    tool = _tool()
+    tool.main([*common, "--out", str(tmp_path / "pan"), "--vae-type", "PanChunkPCAVideoVAE"])
+    report = tool.main([*common, "--out", str(tmp_path / "ring"), "--vae-type", "RingPanChunkPCAVideoVAE",
+                        "--basis-from", str(tmp_path / "pan")])
+    config = json.loads((tmp_path / "ring" / "config.json").read_text())
+    assert config["fit"] == report and report["basis_from"] == str(tmp_path / "pan")
+    ring = RingPanChunkPCAVideoVAE(from_pretrained=str(tmp_path / "ring"), latent_channels=16)
+    pan = PanChunkPCAVideoVAE(from_pretrained=str(tmp_path / "pan"), latent_channels=16)
+    rows = [k * 15 + j for k in range(5) for j in range(13)]  # 13 canvas channels of pan's 15 in every slot
+    torch.testing.assert_close(ring.basis, pan.basis[rows])
+    video = torch.from_numpy(read_video(Path(str(heldout)).parent / "heldout_00000.mp4")).permute(3, 0, 1, 2)
+    x = video[None, :, :34].float() / 127.5 - 1
+    err = sum(float(((ring.decode(ring.encode(c), 17).clamp(-1, 1) - c) * 127.5).pow(2).sum())
+              for c in x.split(17, dim=2))  # the tool's PSNR codes every chunk on its own
+    assert abs(10 * math.log10(255.0 ** 2 / (err / x.numel())) - report["psnr_eval_db"]) < 0.01
+    with pytest.raises(ValueError, match="--basis-from takes"):
+        tool.main([*common, "--out", str(tmp_path / "bad"), "--vae-type", "ChunkPCAVideoVAE",
+                   "--basis-from", str(tmp_path / "pan")])

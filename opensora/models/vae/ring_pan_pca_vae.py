@@ -1,0 +1,209 @@
+"""The pan-coded chunk VAE on a world-anchored ring canvas: a chunk that copies its context in place continues it.
+
+``PanChunkPCAVideoVAE`` anchors every chunk's canvas at the chunk's own middle frame, so the same piece of the world
+sits 17 v px further along the canvas in the next chunk. The embedded tiny model copies its clean context chunk
+*in place* (measured on its 60-s videos: the content at the start of chunk k + 1 is the content at the start of
+chunk k, shift 0 instead of 17 v; inside a chunk it pans at v), so each chunk replays the same stretch of the
+world and the video jumps back by about 17 v px at every chunk boundary. This VAE makes in-place copying correct:
+the canvas is a **ring** of R = W + 2 M columns anchored in the world, world column X on ring column X mod R, so
+what two consecutive chunks both show lies at the same ring columns (the same latent cells). Where the view is on
+the ring, the **phase** psi (px), is coded in the latents next to the speed; the next chunk's phase follows from
+the speeds, psi' = psi - v (c + 1/2) - v' (c + 1/2) for full chunks, so a model that copies the context's cells and
+advances the phase continues the scene.
+
+Notation (as ``PanChunkPCAVideoVAE``, plus):
+
+| symbol | meaning |
+|---|---|
+| R | ring width, W + 2 M px (128 for 96-px frames and M = 16); ``margin`` / p cells of it on each side of the view |
+| psi | the chunk's phase: frame t, column x shows ring column (M + x - v (t - c) + psi) mod R |
+| theta | 2 pi psi / R, coded as (cos theta, sin theta) / ``phase_scale`` in channels C - 3 and C - 2 |
+
+Channels of every latent of every cell: 0 .. C - 4 the ring canvas in the chunk basis (slot k holds components
+k (C - 1) .. k (C - 1) + C - 4 of a ``PanChunkPCAVideoVAE`` fit when the basis comes from one, see
+:meth:`take_basis`), C - 3 / C - 2 the phase, C - 1 the speed (as ``PanChunkPCAVideoVAE``). Encode, per video:
+the speed v_k of each chunk (``estimate_pan_speed``), the phases from psi_0 (0, or uniform in [0, R) drawn from
+``generator``: training sees every phase) by the recursion above, each chunk's frames resampled onto the ring (ring
+columns no frame of the chunk sees: the temporal mean of the nearest seen column, around the ring), the chunk basis.
+Decode, per chunk and stateless: v and theta from the channel means (theta = atan2 of the mean sine and cosine),
+the ring canvas from the basis, every frame sampled from it around the ring (bicubic).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+from opensora.registry import MODELS
+from .pan_chunk_pca_vae import PanChunkPCAVideoVAE, estimate_pan_speed
+
+
+def sample_columns(img: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """img (N, C, H, W) sampled along x at fractional columns ``cols`` (N, K) (bicubic, border-clamped) ->
+    (N, C, H, K)."""
+    n, _, h, w = img.shape
+    k = cols.shape[1]
+    gx = (2 * cols.to(img.dtype) / max(w - 1, 1) - 1)[:, None, :].expand(n, h, k)
+    gy = torch.linspace(-1, 1, h, dtype=img.dtype, device=img.device)[None, :, None].expand(n, h, k)
+    return F.grid_sample(img, torch.stack([gx, gy], dim=-1), mode="bicubic", padding_mode="border",
+                         align_corners=True)
+
+
+@MODELS.register_module(name="RingPanChunkPCAVideoVAE")
+class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
+    """Pan-coded chunk-basis VAE on a world-anchored ring canvas (see the module docstring).
+
+    Args: as :class:`PanChunkPCAVideoVAE`, plus
+        phase_scale: latent units are (cos theta, sin theta) / phase_scale.
+    """
+
+    motion_channels = 3  # phase cosine, phase sine, speed: the last three channels
+    _wrap = 4  # ring columns repeated on each side before bicubic sampling around the ring
+
+    def __init__(self, from_pretrained: Optional[str] = None, latent_channels: int = 32, patch_size: int = 8,
+                 time_factor: int = 4, micro_frame_size: int = 17, micro_batch_size: Optional[int] = None,
+                 in_channels: int = 3, margin: int = 16, velocity_scale: float = 0.5,
+                 max_speed: Optional[float] = None, speed_step: float = 1 / 32, phase_scale: float = 0.5):
+        if phase_scale <= 0:
+            raise ValueError(f"phase_scale must be > 0, got {phase_scale}")
+        if margin <= 0:
+            raise ValueError(f"the ring needs columns outside the view: margin must be > 0, got {margin}")
+        super().__init__(None, latent_channels, patch_size, time_factor, micro_frame_size, micro_batch_size,
+                         in_channels, margin, velocity_scale, max_speed, speed_step)
+        self.phase_scale = float(phase_scale)
+        self.arch.update(phase_scale=self.phase_scale)
+        if from_pretrained is not None:
+            self.load_pretrained(from_pretrained)
+
+    # ---- phases -----------------------------------------------------------------------------------
+    def next_phase(self, phase: torch.Tensor, speed: torch.Tensor, next_speed: torch.Tensor, frames: int,
+                   next_frames: int) -> torch.Tensor:
+        """The phase of the chunk after one with ``phase``, ``speed`` and ``frames`` frames: the content moves
+        v (t_last - c) to the chunk's last frame, (v + v') / 2 to the next one's first frame, v' (c - t_first')
+        to its middle; the phase moves back by the same amount (B,) float64."""
+        t_last = float(self.frame_times(frames)[-1])
+        t_first = float(self.frame_times(next_frames)[0])
+        moved = speed.double() * t_last + (speed.double() + next_speed.double()) / 2 - next_speed.double() * t_first
+        return phase - moved
+
+    def video_phases(self, speeds: list, frames: list, ring: int, generator: Optional[torch.Generator]) -> list:
+        """Phases (B,) float64 in [0, ``ring``) of a video's chunks from their speeds; psi_0 = 0, or uniform in
+        [0, R) from ``generator``."""
+        b = speeds[0].shape[0]
+        if generator is None:
+            phase = torch.zeros(b, dtype=torch.float64, device=speeds[0].device)
+        else:
+            phase = (torch.rand(b, generator=generator, dtype=torch.float64) * ring).to(speeds[0].device)
+        out = [phase]
+        for k in range(1, len(speeds)):
+            out.append(self.next_phase(out[-1], speeds[k - 1], speeds[k], frames[k - 1], frames[k]))
+        return [torch.remainder(p, ring) for p in out]
+
+    # ---- ring canvas ------------------------------------------------------------------------------
+    def ring_columns(self, speed: torch.Tensor, phase: torch.Tensor, frames: int, width: int) -> torch.Tensor:
+        """(B, frames, W) float64: the ring column u = M + x - v (t - c) + psi (not yet taken mod R) that frame
+        column x of each of a chunk's last ``frames`` frames shows."""
+        x = torch.arange(width, dtype=torch.float64, device=speed.device)
+        return self.margin + x[None, None] - self.pan_offsets(speed, frames)[:, :, None] + phase.double()[:, None, None]
+
+    def to_ring(self, chunk: torch.Tensor, speed: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+        """One chunk (B, 3, r', H, W), its speed and phase (B,) -> the ring canvas (B, 3, r', H, R)."""
+        b, c, frames, h, w = chunk.shape
+        ring = w + 2 * self.margin
+        u = torch.arange(ring, dtype=torch.float64, device=chunk.device)
+        offset = (self.margin - self.pan_offsets(speed, frames) + phase.double()[:, None])  # (B, r'): u of x = 0
+        x = torch.remainder(u[None, None] - offset[:, :, None], ring)  # (B, r', R) frame column shown at u
+        seen = x <= w - 1 + 1e-6
+        flat = rearrange(chunk, "B C T H W -> (B T) C H W")
+        canvas = sample_columns(flat, x.reshape(b * frames, ring).clamp(max=w - 1))
+        canvas = rearrange(canvas, "(B T) C H W -> B C T H W", B=b)
+        seen = seen.reshape(b, 1, frames, 1, ring).to(chunk.dtype)
+        count = seen.sum(dim=2, keepdim=True)
+        mean = (canvas * seen).sum(dim=2, keepdim=True) / count.clamp_min(1)
+        seen_cols = count[:, 0, 0, 0] > 0  # (B, R)
+        # unseen ring columns take the nearest seen column, around the ring
+        idx = torch.arange(ring, device=chunk.device)
+        dist = torch.remainder(idx[None, :, None] - idx[None, None, :], ring)
+        dist = torch.minimum(dist, ring - dist).expand(b, ring, ring).clone().to(torch.float64)  # (B, u, u')
+        dist[~seen_cols[:, None, :].expand(b, ring, ring)] = float("inf")
+        nearest = dist.argmin(dim=2)  # (B, R)
+        mean = mean.gather(-1, nearest[:, None, None, None, :].expand_as(mean))
+        return seen * canvas + (1 - seen) * mean
+
+    def from_ring(self, canvas: torch.Tensor, speed: torch.Tensor, phase: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """Ring canvas (B, 3, r, H, R) of a full chunk -> its last ``num_frames`` frames (B, 3, num_frames, H, W)."""
+        b, c, r, h, ring = canvas.shape
+        w = ring - 2 * self.margin
+        canvas = canvas[:, :, r - num_frames:]
+        k = self._wrap
+        wrapped = torch.cat([canvas[..., -k:], canvas, canvas[..., :k]], dim=-1)
+        u = torch.remainder(self.ring_columns(speed, phase, num_frames, w), ring) + k  # (B, T, W)
+        flat = rearrange(wrapped, "B C T H W -> (B T) C H W")
+        out = sample_columns(flat, u.reshape(b * num_frames, w))
+        return rearrange(out, "(B T) C H W -> B C T H W", B=b)
+
+    # ---- encode / decode --------------------------------------------------------------------------
+    def fit_groups(self, chunk: torch.Tensor) -> torch.Tensor:
+        """The cells the basis is fitted on: those of the chunk's ring canvas at phase 0."""
+        speed = estimate_pan_speed(chunk, self.max_speed, self.speed_step)
+        return self.to_groups(self.to_ring(chunk, speed, torch.zeros_like(speed, dtype=torch.float64)))
+
+    def encode(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """x: (B, 3, T, H, W) in [-1, 1] -> z: (B, C, T', H/p, R/p), normalised. Deterministic without
+        ``generator``; with one, the first chunk's phase is drawn uniformly from it."""
+        self._check(x, self.in_channels, "x")
+        x = x.to(self.dtype)
+        ring = x.shape[-1] + 2 * self.margin
+        chunks = list(x.split(self.micro_frame_size, dim=2))
+        speeds = [estimate_pan_speed(c, self.max_speed, self.speed_step) for c in chunks]
+        phases = self.video_phases(speeds, [c.shape[2] for c in chunks], ring, generator)
+        out = []
+        for chunk, speed, phase in zip(chunks, speeds, phases):
+            groups = self.to_groups(self.to_ring(chunk, speed, phase))
+            comps = ((groups[:, 0] - self.mean) @ self.basis.T) / self.scale
+            comps = rearrange(comps, "B h w (n C) -> B h w n C", n=self.latents_per_chunk)
+            theta = 2 * math.pi * phase / ring
+            motion = torch.stack([torch.cos(theta) / self.phase_scale, torch.sin(theta) / self.phase_scale,
+                                  speed.double() / self.velocity_scale], dim=-1).to(comps.dtype)  # (B, 3)
+            motion = motion[:, None, None, None, :].expand(*comps.shape[:4], 3)
+            z = rearrange(torch.cat([comps, motion], dim=-1), "B h w n C -> B C n h w")
+            out.append(z[:, :, : self.latent_frames(chunk.shape[2])])
+        return torch.cat(out, dim=2)
+
+    def decode_phase(self, z_chunk: torch.Tensor, ring: int) -> torch.Tensor:
+        """The chunk's phase (B,) px in [0, R): the angle of the mean (cos, sin) channels."""
+        cos = z_chunk[:, -3].double().mean(dim=(1, 2, 3))
+        sin = z_chunk[:, -2].double().mean(dim=(1, 2, 3))
+        return torch.remainder(torch.atan2(sin, cos) * ring / (2 * math.pi), ring)
+
+    def decode_chunk(self, z_chunk: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
+        """One chunk z: (B, C, n', h, R/p), n' <= n -> (B, 3, num_frames, p h, R p - 2M); missing latents are 0."""
+        num_frames = self._chunk_frames(z_chunk, num_frames)
+        z = z_chunk.to(self.dtype)
+        if z.shape[-1] <= 2 * self.margin // self.patch_size:
+            raise ValueError(f"z_chunk is {z.shape[-1]} cells wide, but the ring adds "
+                             f"{2 * self.margin // self.patch_size}; pass latents from this VAE's encode")
+        ring = z.shape[-1] * self.patch_size
+        speed, phase = self.decode_speed(z), self.decode_phase(z, ring)
+        missing = self.latents_per_chunk - z.shape[2]
+        if missing:
+            z = torch.cat([z, z.new_zeros(z.shape[0], z.shape[1], missing, *z.shape[3:])], dim=2)
+        comps = rearrange(z[:, : -self.motion_channels], "B C n h w -> B h w (n C)") * self.scale
+        canvas = self.from_groups((comps @ self.basis + self.mean)[:, None], self.micro_frame_size)
+        return self.from_ring(canvas, speed, phase, num_frames)
+
+    def take_basis(self, pan: PanChunkPCAVideoVAE) -> None:
+        """Take a fitted ``PanChunkPCAVideoVAE``'s mean and, in every slot, its first C - 3 canvas components
+        (in the same slot and channel places: latents of the two VAEs agree there on the same canvas), with
+        their scales. The two channels this VAE adds for the phase drop that VAE's components C - 3 .. C - 2 of
+        each slot."""
+        n, ours, theirs = self.latents_per_chunk, self.out_channels - 3, pan.out_channels - 1
+        if (pan.patch_size, pan.micro_frame_size, pan.latents_per_chunk) != (self.patch_size, self.micro_frame_size, n) \
+                or theirs < ours:
+            raise ValueError(f"take_basis needs a PanChunkPCAVideoVAE with the same cells and chunks and at least "
+                             f"{ours + 1} channels, got patch {pan.patch_size}, {pan.out_channels} channels")
+        rows = torch.tensor([k * theirs + j for k in range(n) for j in range(ours)])
+        self.mean.copy_(pan.mean), self.basis.copy_(pan.basis[rows]), self.scale.copy_(pan.scale[rows])
