@@ -81,15 +81,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--vae-type", choices=list(VAE_TYPES), default="PCAVideoVAE",
                    help="PCAVideoVAE: a basis per 4-frame group; ChunkPCAVideoVAE: a basis per 17-frame chunk; "
                         "PanChunkPCAVideoVAE: the chunk basis on a pan-compensated canvas plus the pan speed; "
-                        "RingPanChunkPCAVideoVAE: the same on a world-anchored ring canvas, plus its phase")
+                        "RingPanChunkPCAVideoVAE: the same on a world-anchored ring canvas")
     p.add_argument("--latent-channels", type=int, default=32)
     p.add_argument("--patch-size", type=int, default=8)
     p.add_argument("--scaling", choices=LATENT_SCALINGS, default="balanced",
                    help="latent scale per channel: balanced (default), uniform or whiten (see fit_pca)")
     p.add_argument("--max-videos", type=int, default=None, help="fit on the first N videos only")
     p.add_argument("--basis-from", help="RingPanChunkPCAVideoVAE only: take the basis of this fitted "
-                   "PanChunkPCAVideoVAE checkpoint (same latent places, so a model trained on it starts from "
-                   "latents of the same layout) instead of fitting one")
+                   "PanChunkPCAVideoVAE checkpoint (the same latent layout, so a model trained on it starts from "
+                   "latents it knows) instead of fitting one")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 

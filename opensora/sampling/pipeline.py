@@ -52,7 +52,7 @@ from .references import check_references, encode_references
 from .resume import ResumeStore
 from .schedules import build_plan
 from .sliding_window import SlidingWindowSampler, check_entry_levels
-from .video_files import (ChunkSink, VideoJob, batch_fingerprint, decode_chunk, finish_batch, is_done, make_batches,
+from .video_files import (ChunkSink, VideoJob, batch_fingerprint, chunk_decoder, finish_batch, is_done, make_batches,
                           make_jobs, seam_record)
 
 logger = logging.getLogger(__name__)
@@ -373,9 +373,10 @@ class LongVideoPipeline:
         schedule = self._plan(geom, job.has_reference)
         bar, on_call = self._progress([job], schedule, 0)
         sampler, emitted = self._sampler([job], geom, schedule, on_call=on_call), 0
+        decode = chunk_decoder(self.networks.vae, self.device)
         try:
             for chunk in sampler:
-                video = decode_chunk(self.networks.vae, chunk.latents, self.device)[0]
+                video = decode(chunk.latents)[0]
                 take = max(0, min(video.shape[1], geom.frames_kept - emitted))
                 emitted += take
                 yield ChunkRecord(chunk.index, to_uint8(video[:, :take]), chunk.latents[0].float().cpu().clone())

@@ -57,9 +57,13 @@ def make_batches(jobs: list, batch_size: int) -> list:
     return [g[i:i + batch_size] for g in groups for i in range(0, len(g), max(1, batch_size))]
 
 
-def decode_chunk(vae, latents: torch.Tensor, device) -> torch.Tensor:
-    """(B, C_z, C, h, w) latents of one chunk -> (B, 3, 17, H, W) fp32 pixels in [-1, 1]."""
-    return vae.decode_chunk(latents.to(device)).float()
+def chunk_decoder(vae, device):
+    """A function that decodes one batch of videos' chunks, taken in order: (B, C_z, C, h, w) latents of the next
+    chunk -> (B, 3, 17, H, W) fp32 pixels in [-1, 1]. A VAE whose decoding carries state from chunk to chunk
+    (``RingPanChunkPCAVideoVAE``: the ring phase) provides ``chunk_decoder()``; the others decode every chunk alone."""
+    make = getattr(vae, "chunk_decoder", None)
+    step = make() if make is not None else vae.decode_chunk
+    return lambda latents: step(latents.to(device)).float()
 
 
 class ChunkSink:
@@ -68,9 +72,10 @@ class ChunkSink:
     def __init__(self, vae, writers: list, store: ResumeStore, device):
         self.vae, self.writers, self.store, self.device = vae, writers, store, device
         self.next_index = 0
+        self.decode = chunk_decoder(vae, device)  # chunks arrive in order (write / replay), so state carries
 
     def _decode_write(self, latents: torch.Tensor) -> None:
-        video = decode_chunk(self.vae, latents, self.device)
+        video = self.decode(latents)
         for b, writer in enumerate(self.writers):
             writer.write(video[b])
         self.next_index += 1

@@ -1,6 +1,7 @@
 """RingPanChunkPCAVideoVAE: the ring canvas against closed-form pans (frames rendered from sinusoids at x - v t), the
-phase recursion, the latent layout, the key property (a chunk that copies its context's cells in place continues
-the video; on PanChunkPCAVideoVAE's canvas it jumps back), take_basis, errors and save / strict load."""
+phase recursion shared by encoder and decoder, the latent layout, the key property (a chunk that copies its
+context's cells in place continues the video; on PanChunkPCAVideoVAE's canvas it jumps back), the pipeline's
+chunk decoder, take_basis, errors and save / strict load."""
 import math
 
 import pytest
@@ -12,8 +13,8 @@ from opensora.registry import MODELS, build_module
 
 from tests.models.test_pan_chunk_pca_vae import _pan, _world
 
-# 9-frame chunks (c = 4) of 5 latents, 4-px cells, 8 channels (5 canvas + phase cos / sin + speed), 8-px margin:
-# 16-px frames on a 32-px ring
+# 9-frame chunks (c = 4) of 5 latents, 4-px cells, 8 channels (7 canvas + speed), 8-px margin: 16-px frames on a
+# 32-px ring
 SIZES = dict(latent_channels=8, patch_size=4, time_factor=2, micro_frame_size=9, margin=8)
 RING = 16 + 2 * 8
 
@@ -72,45 +73,48 @@ def test_consecutive_chunks_put_the_same_world_on_the_same_ring_columns():
         assert float((pa[..., 8:24] - pb[..., 8:24]).abs().mean()) > 5 * float((a[..., seen] - b[..., seen]).abs().mean())
 
 
-def test_latent_layout_phase_speed_and_fitted_round_trip():
+def test_latent_layout_and_a_fitted_round_trip_that_carries_the_phase():
     vae = _fit(RingPanChunkPCAVideoVAE(**SIZES).double())
-    assert vae.num_components == 5 * (8 - 3)
+    assert vae.num_components == 5 * (8 - 1)
     assert vae.get_latent_size([18, 8, 16]) == [10, 2, 8]
     x = torch.cat([_pan(-0.75, seed=9), _pan(-0.75, seed=9, start=9)], dim=2)  # held out
     z = vae.encode(x)
     assert z.shape == (1, 8, 10, 2, 8)
     torch.testing.assert_close(z[:, -1], torch.full((1, 10, 2, 8), -0.75 / vae.velocity_scale, dtype=torch.float64),
                                atol=0.02, rtol=0)
-    # phase channels: (cos, sin) / phase_scale of 2 pi psi / R, psi_0 = 0 and psi_1 = 9 * 0.75
-    for k, psi in ((0, 0.0), (1, 9 * 0.75)):
-        zk = z[:, :, 5 * k: 5 * k + 5]
-        assert float(zk[:, -3].mean()) == pytest.approx(math.cos(2 * math.pi * psi / RING) / vae.phase_scale, abs=0.02)
-        assert float(zk[:, -2].mean()) == pytest.approx(math.sin(2 * math.pi * psi / RING) / vae.phase_scale, abs=0.02)
-        assert float(vae.decode_phase(zk, RING)[0]) == pytest.approx(psi, abs=0.05)
     rec = vae.decode(z, 18)
     assert rec.shape == x.shape
     assert float((rec - x).pow(2).mean()) < 0.05 * float(x.var())
+    # the second chunk alone, at phase 0, shows the wrong stretch of the ring; at psi_1 = 9 * 0.75 the right one
+    alone = vae.decode_chunk(z[:, :, 5:])
+    at_phase = vae.decode_chunk(z[:, :, 5:], phase=torch.tensor([9 * 0.75], dtype=torch.float64))
+    torch.testing.assert_close(at_phase, rec[:, :, 9:], atol=2e-3, rtol=0)  # decode uses the decoded speeds
+    assert float((alone - x[:, :, 9:]).pow(2).mean()) > 4 * float((at_phase - x[:, :, 9:]).pow(2).mean())
+    # the chunk decoder takes the chunks one at a time and carries the phase, as decode does
+    decoder = vae.chunk_decoder()
+    torch.testing.assert_close(torch.cat([decoder(z[:, :, :5]), decoder(z[:, :, 5:])], dim=2), rec)
 
 
-def test_a_generator_draws_the_first_phase_and_the_rest_follow():
-    vae = _fit(RingPanChunkPCAVideoVAE(**SIZES).double())
+def test_random_phase_draws_the_first_phase_from_the_generator():
     x = torch.cat([_pan(0.5, seed=3), _pan(0.5, seed=3, start=9)], dim=2)
-    z1 = vae.encode(x, generator=torch.Generator().manual_seed(7))
-    z2 = vae.encode(x, generator=torch.Generator().manual_seed(7))
-    torch.testing.assert_close(z1, z2)
-    psi0, psi1 = (float(vae.decode_phase(z1[:, :, s:s + 5], RING)[0]) for s in (0, 5))
-    assert psi0 != pytest.approx(0.0, abs=0.1)
-    assert (psi0 - psi1) % RING == pytest.approx(9 * 0.5, abs=0.05)
-    assert float((vae.decode(z1, 18) - x).pow(2).mean()) < 0.05 * float(x.var())  # any phase decodes
+    fixed = _fit(RingPanChunkPCAVideoVAE(**SIZES).double())
+    rand = RingPanChunkPCAVideoVAE(**SIZES, random_phase=True).double()
+    rand.load_state_dict(fixed.state_dict())
+    torch.testing.assert_close(fixed.encode(x, generator=torch.Generator().manual_seed(7)), fixed.encode(x))
+    z1 = rand.encode(x, generator=torch.Generator().manual_seed(7))
+    torch.testing.assert_close(z1, rand.encode(x, generator=torch.Generator().manual_seed(7)))
+    assert float((z1 - fixed.encode(x)).abs().max()) > 0.1  # the world elsewhere on the ring
+    psi0 = float(torch.rand(1, generator=torch.Generator().manual_seed(7), dtype=torch.float64)) * RING
+    at = rand.decode_chunk(z1[:, :, :5], phase=torch.tensor([psi0], dtype=torch.float64))
+    assert float((at - x[:, :, :9]).pow(2).mean()) < 0.05 * float(x.var())
 
 
 def test_a_chunk_copied_in_place_continues_the_video():
     """What the tiny model does with its clean context chunk: copy its cells in place. Here the second chunk's
-    canvas channels are the first chunk's, its motion channels its own (the speed, the phase advanced by the
-    recursion). On the ring the decoded video continues across the boundary like the truth; on
-    PanChunkPCAVideoVAE's canvas the same copy jumps back by about 9 v px."""
+    canvas channels are the first chunk's and its speed its own. On the ring the decoded video continues across
+    the boundary like the truth; on PanChunkPCAVideoVAE's canvas the same copy jumps back by about 9 v px."""
     ring = _fit(RingPanChunkPCAVideoVAE(**SIZES).double())
-    pan = PanChunkPCAVideoVAE(**{**SIZES, "latent_channels": 6}).double()
+    pan = PanChunkPCAVideoVAE(**SIZES).double()
     stats = PCAStats(pan.group_dim)
     for seed in range(6):
         for speed in (-1.0, -0.5, 0.5, 1.0):
@@ -119,36 +123,47 @@ def test_a_chunk_copied_in_place_continues_the_video():
     x = torch.cat([_pan(1.0, seed=21), _pan(1.0, seed=21, start=9)], dim=2)
     truth = float((x[:, :, 9] - x[:, :, 8]).abs().mean())
     jumps = {}
-    for name, vae, motion in (("ring", ring, 3), ("pan", pan, 1)):
+    for name, vae in (("ring", ring), ("pan", pan)):
         z = vae.encode(x)
-        copied = z[:, :, 5:].clone()
-        copied[:, :-motion] = z[:, :-motion, :5]
-        a, b = vae.decode_chunk(z[:, :, :5]), vae.decode_chunk(copied)
-        jumps[name] = float((b[:, :, 0] - a[:, :, -1]).abs().mean())
+        copied = z.clone()
+        copied[:, :-1, 5:] = z[:, :-1, :5]
+        video = vae.decode(copied, 18)
+        jumps[name] = float((video[:, :, 9] - video[:, :, 8]).abs().mean())
     assert jumps["ring"] < 1.5 * truth + 0.01, jumps
     assert jumps["pan"] > 3 * jumps["ring"], jumps
 
 
-def test_take_basis_keeps_the_pan_vaes_latent_places():
-    pan = PanChunkPCAVideoVAE(**{**SIZES, "latent_channels": 8}).double()
+def test_the_pipelines_chunk_decoder_carries_the_phase():
+    from opensora.models.vae import ChunkPCAVideoVAE
+    from opensora.sampling.video_files import chunk_decoder
+
+    vae = _fit(RingPanChunkPCAVideoVAE(**SIZES).double())
+    x = torch.cat([_pan(1.0, seed=2), _pan(1.0, seed=2, start=9), _pan(1.0, seed=2, start=18)], dim=2)
+    z = vae.encode(x)
+    decode = chunk_decoder(vae, "cpu")
+    torch.testing.assert_close(torch.cat([decode(z[:, :, 5 * k: 5 * k + 5]) for k in range(3)], dim=2),
+                               vae.decode(z, 27).float())
+    still = ChunkPCAVideoVAE(latent_channels=4, patch_size=4, time_factor=2, micro_frame_size=9)
+    zc = torch.randn(1, 4, 5, 2, 4)
+    torch.testing.assert_close(chunk_decoder(still, "cpu")(zc), still.decode_chunk(zc))
+
+
+def test_take_basis_copies_a_pan_vae_with_the_same_layout():
+    pan = PanChunkPCAVideoVAE(**SIZES).double()
     g = torch.Generator().manual_seed(0)
     pan.basis.copy_(torch.randn(pan.basis.shape, generator=g, dtype=torch.float64))
     pan.scale.uniform_(0.5, 2.0, generator=g), pan.mean.normal_(generator=g)
     ring = RingPanChunkPCAVideoVAE(**SIZES).double()
     ring.take_basis(pan)
-    for k in range(5):  # slot k: pan's components 7 k .. 7 k + 4 (of 7) in ring's channels 0 .. 4
-        torch.testing.assert_close(ring.basis[5 * k: 5 * k + 5], pan.basis[7 * k: 7 * k + 5])
-        torch.testing.assert_close(ring.scale[5 * k: 5 * k + 5], pan.scale[7 * k: 7 * k + 5])
-    torch.testing.assert_close(ring.mean, pan.mean)
+    for name in ("mean", "basis", "scale"):
+        torch.testing.assert_close(getattr(ring, name), getattr(pan, name))
     with pytest.raises(ValueError, match="take_basis needs"):
-        ring.take_basis(PanChunkPCAVideoVAE(**{**SIZES, "latent_channels": 5}))  # 4 canvas channels < 5
+        ring.take_basis(PanChunkPCAVideoVAE(**{**SIZES, "latent_channels": 6}))
 
 
 def test_errors_registry_and_strict_load(tmp_path):
     with pytest.raises(ValueError, match="margin must be > 0"):
         RingPanChunkPCAVideoVAE(**{**SIZES, "margin": 0})
-    with pytest.raises(ValueError, match="phase_scale"):
-        RingPanChunkPCAVideoVAE(**SIZES, phase_scale=0)
     vae = build_module(dict(type="RingPanChunkPCAVideoVAE", **SIZES), MODELS)
     with pytest.raises(ValueError, match="ring adds"):
         vae.decode_chunk(torch.zeros(1, 8, 5, 2, 4))
@@ -159,4 +174,4 @@ def test_errors_registry_and_strict_load(tmp_path):
     torch.testing.assert_close(again.encode(x), fitted.encode(x))
     import json
     arch = json.loads((tmp_path / "ring" / "config.json").read_text())
-    assert arch["architectures"] == ["RingPanChunkPCAVideoVAE"] and arch["phase_scale"] == 0.5 and arch["margin"] == 8
+    assert arch["architectures"] == ["RingPanChunkPCAVideoVAE"] and arch["margin"] == 8

@@ -55,8 +55,7 @@ def test_ring_vae_takes_a_fitted_pan_vaes_basis(tmp_path):
     assert config["fit"] == report and report["basis_from"] == str(tmp_path / "pan")
     ring = RingPanChunkPCAVideoVAE(from_pretrained=str(tmp_path / "ring"), latent_channels=16)
     pan = PanChunkPCAVideoVAE(from_pretrained=str(tmp_path / "pan"), latent_channels=16)
-    rows = [k * 15 + j for k in range(5) for j in range(13)]  # 13 canvas channels of pan's 15 in every slot
-    torch.testing.assert_close(ring.basis, pan.basis[rows])
+    torch.testing.assert_close(ring.basis, pan.basis)
     video = torch.from_numpy(read_video(Path(str(heldout)).parent / "heldout_00000.mp4")).permute(3, 0, 1, 2)
     x = video[None, :, :34].float() / 127.5 - 1
     err = sum(float(((ring.decode(ring.encode(c), 17).clamp(-1, 1) - c) * 127.5).pow(2).sum())

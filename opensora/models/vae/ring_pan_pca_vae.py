@@ -6,31 +6,32 @@ sits 17 v px further along the canvas in the next chunk. The embedded tiny model
 chunk k, shift 0 instead of 17 v; inside a chunk it pans at v), so each chunk replays the same stretch of the
 world and the video jumps back by about 17 v px at every chunk boundary. This VAE makes in-place copying correct:
 the canvas is a **ring** of R = W + 2 M columns anchored in the world, world column X on ring column X mod R, so
-what two consecutive chunks both show lies at the same ring columns (the same latent cells). Where the view is on
-the ring, the **phase** psi (px), is coded in the latents next to the speed; the next chunk's phase follows from
-the speeds, psi' = psi - v (c + 1/2) - v' (c + 1/2) for full chunks, so a model that copies the context's cells and
-advances the phase continues the scene.
+what two consecutive chunks both show lies at the same ring columns (the same latent cells).
+
+Where the view is on the ring, the **phase** psi (px), is not in the latents: it follows from the chunks' speeds,
+psi' = psi - v (c + 1/2) - v' (c + 1/2) for consecutive full chunks (the content's motion between their middle
+frames), from psi = 0 at a video's first chunk. The encoder and the decoder both run that recursion over a video's
+chunks, so decoding is stateful: :meth:`decode` decodes a whole video, :meth:`chunk_decoder` gives a decoder that
+takes a video's chunks one at a time, in order (the pipeline streams with it). (A first version coded the phase as
+(cos, sin) in two latent channels; the tiny model had not learnt to generate them after 1000 steps.)
 
 Notation (as ``PanChunkPCAVideoVAE``, plus):
 
 | symbol | meaning |
 |---|---|
-| R | ring width, W + 2 M px (128 for 96-px frames and M = 16); ``margin`` / p cells of it on each side of the view |
+| R | ring width, W + 2 M px (128 for 96-px frames and M = 16) |
 | psi | the chunk's phase: frame t, column x shows ring column (M + x - v (t - c) + psi) mod R |
-| theta | 2 pi psi / R, coded as (cos theta, sin theta) / ``phase_scale`` in channels C - 3 and C - 2 |
 
-Channels of every latent of every cell: 0 .. C - 4 the ring canvas in the chunk basis (slot k holds components
-k (C - 1) .. k (C - 1) + C - 4 of a ``PanChunkPCAVideoVAE`` fit when the basis comes from one, see
-:meth:`take_basis`), C - 3 / C - 2 the phase, C - 1 the speed (as ``PanChunkPCAVideoVAE``). Encode, per video:
-the speed v_k of each chunk (``estimate_pan_speed``), the phases from psi_0 (0, or uniform in [0, R) drawn from
-``generator``: training sees every phase) by the recursion above, each chunk's frames resampled onto the ring (ring
-columns no frame of the chunk sees: the temporal mean of the nearest seen column, around the ring), the chunk basis.
-Decode, per chunk and stateless: v and theta from the channel means (theta = atan2 of the mean sine and cosine),
-the ring canvas from the basis, every frame sampled from it around the ring (bicubic).
+Latents are laid out exactly as ``PanChunkPCAVideoVAE``'s (channels 0 .. C - 2 the canvas in the chunk basis,
+C - 1 the speed), so :meth:`take_basis` copies a fitted one and a model trained on it starts from the same layout.
+Encode: the speed v_k of each chunk (``estimate_pan_speed``), the phases from psi_0 (0; with ``random_phase`` a
+uniform draw in [0, R) from the ``generator`` that ``encode`` gets, so that training sees the world at every ring
+position), each chunk's frames resampled onto the ring (ring columns no frame of the chunk sees: the temporal mean
+of the nearest seen column, around the ring), the chunk basis. Decode: v from the channel mean, the phase from the
+recursion, the ring canvas from the basis, every frame sampled from it around the ring (bicubic).
 """
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
@@ -52,29 +53,46 @@ def sample_columns(img: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
                          align_corners=True)
 
 
+class RingChunkDecoder:
+    """Decodes one batch of videos chunk by chunk, in order, carrying every video's phase (see the module
+    docstring); made by :meth:`RingPanChunkPCAVideoVAE.chunk_decoder`."""
+
+    def __init__(self, vae: "RingPanChunkPCAVideoVAE"):
+        self.vae, self.phase, self.speed, self.frames = vae, None, None, None
+
+    def __call__(self, z_chunk: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
+        vae = self.vae
+        num_frames = vae._chunk_frames(z_chunk, num_frames)
+        speed = vae.decode_speed(z_chunk.to(vae.dtype)).double()
+        if self.phase is None:
+            self.phase = torch.zeros_like(speed)
+        else:
+            self.phase = torch.remainder(vae.next_phase(self.phase, self.speed, speed, self.frames, num_frames),
+                                         z_chunk.shape[-1] * vae.patch_size)
+        self.speed, self.frames = speed, num_frames
+        return vae.decode_chunk(z_chunk, num_frames, phase=self.phase)
+
+
 @MODELS.register_module(name="RingPanChunkPCAVideoVAE")
 class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
     """Pan-coded chunk-basis VAE on a world-anchored ring canvas (see the module docstring).
 
     Args: as :class:`PanChunkPCAVideoVAE`, plus
-        phase_scale: latent units are (cos theta, sin theta) / phase_scale.
+        random_phase: draw a video's first phase uniformly from ``encode``'s ``generator`` (training: the world at
+            every ring position); without it (inference, references) the first phase is 0, as the decoder assumes.
     """
 
-    motion_channels = 3  # phase cosine, phase sine, speed: the last three channels
     _wrap = 4  # ring columns repeated on each side before bicubic sampling around the ring
 
     def __init__(self, from_pretrained: Optional[str] = None, latent_channels: int = 32, patch_size: int = 8,
                  time_factor: int = 4, micro_frame_size: int = 17, micro_batch_size: Optional[int] = None,
                  in_channels: int = 3, margin: int = 16, velocity_scale: float = 0.5,
-                 max_speed: Optional[float] = None, speed_step: float = 1 / 32, phase_scale: float = 0.5):
-        if phase_scale <= 0:
-            raise ValueError(f"phase_scale must be > 0, got {phase_scale}")
+                 max_speed: Optional[float] = None, speed_step: float = 1 / 32, random_phase: bool = False):
         if margin <= 0:
             raise ValueError(f"the ring needs columns outside the view: margin must be > 0, got {margin}")
         super().__init__(None, latent_channels, patch_size, time_factor, micro_frame_size, micro_batch_size,
                          in_channels, margin, velocity_scale, max_speed, speed_step)
-        self.phase_scale = float(phase_scale)
-        self.arch.update(phase_scale=self.phase_scale)
+        self.random_phase = bool(random_phase)
         if from_pretrained is not None:
             self.load_pretrained(from_pretrained)
 
@@ -83,20 +101,20 @@ class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
                    next_frames: int) -> torch.Tensor:
         """The phase of the chunk after one with ``phase``, ``speed`` and ``frames`` frames: the content moves
         v (t_last - c) to the chunk's last frame, (v + v') / 2 to the next one's first frame, v' (c - t_first')
-        to its middle; the phase moves back by the same amount (B,) float64."""
+        to its middle; the phase moves back by the same amount (B,) float64 (not reduced mod R)."""
         t_last = float(self.frame_times(frames)[-1])
         t_first = float(self.frame_times(next_frames)[0])
         moved = speed.double() * t_last + (speed.double() + next_speed.double()) / 2 - next_speed.double() * t_first
         return phase - moved
 
     def video_phases(self, speeds: list, frames: list, ring: int, generator: Optional[torch.Generator]) -> list:
-        """Phases (B,) float64 in [0, ``ring``) of a video's chunks from their speeds; psi_0 = 0, or uniform in
-        [0, R) from ``generator``."""
+        """Phases (B,) float64 in [0, ``ring``) of a video's chunks from their speeds; psi_0 = 0, or with
+        ``random_phase`` and a ``generator`` uniform in [0, R)."""
         b = speeds[0].shape[0]
-        if generator is None:
-            phase = torch.zeros(b, dtype=torch.float64, device=speeds[0].device)
-        else:
+        if self.random_phase and generator is not None:
             phase = (torch.rand(b, generator=generator, dtype=torch.float64) * ring).to(speeds[0].device)
+        else:
+            phase = torch.zeros(b, dtype=torch.float64, device=speeds[0].device)
         out = [phase]
         for k in range(1, len(speeds)):
             out.append(self.next_phase(out[-1], speeds[k - 1], speeds[k], frames[k - 1], frames[k]))
@@ -126,8 +144,8 @@ class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
         seen_cols = count[:, 0, 0, 0] > 0  # (B, R)
         # unseen ring columns take the nearest seen column, around the ring
         idx = torch.arange(ring, device=chunk.device)
-        dist = torch.remainder(idx[None, :, None] - idx[None, None, :], ring)
-        dist = torch.minimum(dist, ring - dist).expand(b, ring, ring).clone().to(torch.float64)  # (B, u, u')
+        dist = torch.remainder(idx[:, None] - idx[None, :], ring)
+        dist = torch.minimum(dist, ring - dist).to(torch.float64)[None].expand(b, ring, ring).clone()  # (B, u, u')
         dist[~seen_cols[:, None, :].expand(b, ring, ring)] = float("inf")
         nearest = dist.argmin(dim=2)  # (B, R)
         mean = mean.gather(-1, nearest[:, None, None, None, :].expand_as(mean))
@@ -152,8 +170,8 @@ class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
         return self.to_groups(self.to_ring(chunk, speed, torch.zeros_like(speed, dtype=torch.float64)))
 
     def encode(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """x: (B, 3, T, H, W) in [-1, 1] -> z: (B, C, T', H/p, R/p), normalised. Deterministic without
-        ``generator``; with one, the first chunk's phase is drawn uniformly from it."""
+        """x: (B, 3, T, H, W) in [-1, 1] -> z: (B, C, T', H/p, R/p), normalised. The first chunk at phase 0
+        (deterministic), or with ``random_phase`` at a phase drawn from ``generator``."""
         self._check(x, self.in_channels, "x")
         x = x.to(self.dtype)
         ring = x.shape[-1] + 2 * self.margin
@@ -165,29 +183,35 @@ class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
             groups = self.to_groups(self.to_ring(chunk, speed, phase))
             comps = ((groups[:, 0] - self.mean) @ self.basis.T) / self.scale
             comps = rearrange(comps, "B h w (n C) -> B h w n C", n=self.latents_per_chunk)
-            theta = 2 * math.pi * phase / ring
-            motion = torch.stack([torch.cos(theta) / self.phase_scale, torch.sin(theta) / self.phase_scale,
-                                  speed.double() / self.velocity_scale], dim=-1).to(comps.dtype)  # (B, 3)
-            motion = motion[:, None, None, None, :].expand(*comps.shape[:4], 3)
-            z = rearrange(torch.cat([comps, motion], dim=-1), "B h w n C -> B C n h w")
+            v = (speed / self.velocity_scale).to(comps.dtype)[:, None, None, None, None].expand(*comps.shape[:4], 1)
+            z = rearrange(torch.cat([comps, v], dim=-1), "B h w n C -> B C n h w")
             out.append(z[:, :, : self.latent_frames(chunk.shape[2])])
         return torch.cat(out, dim=2)
 
-    def decode_phase(self, z_chunk: torch.Tensor, ring: int) -> torch.Tensor:
-        """The chunk's phase (B,) px in [0, R): the angle of the mean (cos, sin) channels."""
-        cos = z_chunk[:, -3].double().mean(dim=(1, 2, 3))
-        sin = z_chunk[:, -2].double().mean(dim=(1, 2, 3))
-        return torch.remainder(torch.atan2(sin, cos) * ring / (2 * math.pi), ring)
+    def chunk_decoder(self) -> RingChunkDecoder:
+        """A decoder for one batch of videos that takes their chunks in order and carries the phase."""
+        return RingChunkDecoder(self)
 
-    def decode_chunk(self, z_chunk: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
-        """One chunk z: (B, C, n', h, R/p), n' <= n -> (B, 3, num_frames, p h, R p - 2M); missing latents are 0."""
+    def decode(self, z: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
+        """A whole video's latents (B, C, T', h, R/p) -> (B, 3, num_frames, p h, R p - 2M), the phase carried
+        from chunk to chunk from 0."""
+        n = self.latents_per_chunk
+        counts = self.chunk_frame_counts(z.shape[2], num_frames)
+        decoder = self.chunk_decoder()
+        return torch.cat([decoder(z[:, :, k * n:(k + 1) * n], f) for k, f in enumerate(counts)], dim=2)
+
+    def decode_chunk(self, z_chunk: torch.Tensor, num_frames: Optional[int] = None,
+                     phase: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """One chunk z: (B, C, n', h, R/p), n' <= n, at ``phase`` (B,) px (default 0: a video's first chunk) ->
+        (B, 3, num_frames, p h, R p - 2M); missing latents are 0. Later chunks of a video: :meth:`chunk_decoder`."""
         num_frames = self._chunk_frames(z_chunk, num_frames)
         z = z_chunk.to(self.dtype)
         if z.shape[-1] <= 2 * self.margin // self.patch_size:
             raise ValueError(f"z_chunk is {z.shape[-1]} cells wide, but the ring adds "
                              f"{2 * self.margin // self.patch_size}; pass latents from this VAE's encode")
-        ring = z.shape[-1] * self.patch_size
-        speed, phase = self.decode_speed(z), self.decode_phase(z, ring)
+        speed = self.decode_speed(z)
+        if phase is None:
+            phase = torch.zeros(z.shape[0], dtype=torch.float64, device=z.device)
         missing = self.latents_per_chunk - z.shape[2]
         if missing:
             z = torch.cat([z, z.new_zeros(z.shape[0], z.shape[1], missing, *z.shape[3:])], dim=2)
@@ -196,14 +220,10 @@ class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
         return self.from_ring(canvas, speed, phase, num_frames)
 
     def take_basis(self, pan: PanChunkPCAVideoVAE) -> None:
-        """Take a fitted ``PanChunkPCAVideoVAE``'s mean and, in every slot, its first C - 3 canvas components
-        (in the same slot and channel places: latents of the two VAEs agree there on the same canvas), with
-        their scales. The two channels this VAE adds for the phase drop that VAE's components C - 3 .. C - 2 of
-        each slot."""
-        n, ours, theirs = self.latents_per_chunk, self.out_channels - 3, pan.out_channels - 1
-        if (pan.patch_size, pan.micro_frame_size, pan.latents_per_chunk) != (self.patch_size, self.micro_frame_size, n) \
-                or theirs < ours:
-            raise ValueError(f"take_basis needs a PanChunkPCAVideoVAE with the same cells and chunks and at least "
-                             f"{ours + 1} channels, got patch {pan.patch_size}, {pan.out_channels} channels")
-        rows = torch.tensor([k * theirs + j for k in range(n) for j in range(ours)])
-        self.mean.copy_(pan.mean), self.basis.copy_(pan.basis[rows]), self.scale.copy_(pan.scale[rows])
+        """Take a fitted ``PanChunkPCAVideoVAE``'s mean, basis and scales (the same latent layout)."""
+        if (pan.patch_size, pan.micro_frame_size, pan.latents_per_chunk, pan.out_channels) != (
+                self.patch_size, self.micro_frame_size, self.latents_per_chunk, self.out_channels):
+            raise ValueError(f"take_basis needs a PanChunkPCAVideoVAE with the same cells, chunks and channels "
+                             f"({self.patch_size} px, {self.out_channels} channels), got patch {pan.patch_size}, "
+                             f"{pan.out_channels} channels")
+        self.mean.copy_(pan.mean), self.basis.copy_(pan.basis), self.scale.copy_(pan.scale)
