@@ -9,6 +9,10 @@
 #       --eval-path data/synthetic/heldout.csv --out checkpoints/tiny_next/ring_vae
 #   OMP_NUM_THREADS=1 torchrun --nproc_per_node=2 scripts/train.py configs/pavdm/train_tiny_ring.py
 #   python tools/export_ema.py outputs/tiny_ring/000-train_tiny_ring --output checkpoints/tiny_next/ring
+# Run: 2500 steps, 2026-12-04 21:30-22:34 UTC, 0.49-0.75 steps/s (probes ran beside it); loss 0.474 at step 50, 0.408
+# at 1000, 0.375 at 2000, 0.362 at 2500 (pan stage B ended at 0.45). Its step-2500 EMA is checkpoints/tiny_next/ring.
+# A first ring version coded the phase in two latent channels (the model had not learnt them after 1000 steps, see
+# RingPanChunkPCAVideoVAE); this run is the second, with the phase carried by the decoder.
 _base_ = ["train_tiny_pan_b.py"]
 
 model = dict(from_pretrained="{{fileDirname}}/../../checkpoints/tiny_next/pan_b/model.safetensors")
