@@ -43,16 +43,23 @@ from opensora.registry import MODELS
 from .chunk_pca_vae import ChunkPCAVideoVAE
 
 
+def sample_columns(img: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """img (N, C, H, W) sampled along x at fractional columns ``cols`` (N, K) (bicubic, border-clamped) ->
+    (N, C, H, K)."""
+    n, _, h, w = img.shape
+    k = cols.shape[1]
+    gx = (2 * cols.to(img.dtype) / max(w - 1, 1) - 1)[:, None, :].expand(n, h, k)
+    gy = torch.linspace(-1, 1, h, dtype=img.dtype, device=img.device)[None, :, None].expand(n, h, k)
+    return F.grid_sample(img, torch.stack([gx, gy], dim=-1), mode="bicubic", padding_mode="border",
+                         align_corners=True)
+
+
 def shift_columns(img: torch.Tensor, start: torch.Tensor, out_width: int) -> torch.Tensor:
     """Resample images along x: out[n, :, y, j] = img[n, :, y, start_n + j] (bicubic, border-clamped).
 
     img: (N, C, H, W); start: (N,) fractional column of output column 0; returns (N, C, H, out_width)."""
-    n, _, h, w = img.shape
     cols = start.to(img.dtype)[:, None] + torch.arange(out_width, dtype=img.dtype, device=img.device)
-    gx = (2 * cols / max(w - 1, 1) - 1)[:, None, :].expand(n, h, out_width)
-    gy = torch.linspace(-1, 1, h, dtype=img.dtype, device=img.device)[None, :, None].expand(n, h, out_width)
-    return F.grid_sample(img, torch.stack([gx, gy], dim=-1), mode="bicubic", padding_mode="border",
-                         align_corners=True)
+    return sample_columns(img, cols)
 
 
 def _shift_profiles(prof: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

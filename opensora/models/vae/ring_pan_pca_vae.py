@@ -35,22 +35,10 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 
 from opensora.registry import MODELS
-from .pan_chunk_pca_vae import PanChunkPCAVideoVAE, estimate_pan_speed
-
-
-def sample_columns(img: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """img (N, C, H, W) sampled along x at fractional columns ``cols`` (N, K) (bicubic, border-clamped) ->
-    (N, C, H, K)."""
-    n, _, h, w = img.shape
-    k = cols.shape[1]
-    gx = (2 * cols.to(img.dtype) / max(w - 1, 1) - 1)[:, None, :].expand(n, h, k)
-    gy = torch.linspace(-1, 1, h, dtype=img.dtype, device=img.device)[None, :, None].expand(n, h, k)
-    return F.grid_sample(img, torch.stack([gx, gy], dim=-1), mode="bicubic", padding_mode="border",
-                         align_corners=True)
+from .pan_chunk_pca_vae import PanChunkPCAVideoVAE, estimate_pan_speed, sample_columns
 
 
 class RingChunkDecoder:
