@@ -165,7 +165,7 @@ def test_errors_registry_and_strict_load(tmp_path):
     with pytest.raises(ValueError, match="margin must be > 0"):
         RingPanChunkPCAVideoVAE(**{**SIZES, "margin": 0})
     vae = build_module(dict(type="RingPanChunkPCAVideoVAE", **SIZES), MODELS)
-    with pytest.raises(ValueError, match="ring adds"):
+    with pytest.raises(ValueError, match="canvas adds"):
         vae.decode_chunk(torch.zeros(1, 8, 5, 2, 4))
     fitted = _fit(RingPanChunkPCAVideoVAE(**SIZES).double()).float()
     fitted.save_pretrained(tmp_path / "ring")

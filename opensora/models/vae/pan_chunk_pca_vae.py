@@ -200,12 +200,17 @@ class PanChunkPCAVideoVAE(ChunkPCAVideoVAE):
         out = []
         for chunk in x.split(self.micro_frame_size, dim=2):
             groups, speed = self.canvas_groups(chunk)
-            comps = ((groups[:, 0] - self.mean) @ self.basis.T) / self.scale
-            comps = rearrange(comps, "B h w (n C) -> B h w n C", n=self.latents_per_chunk)
-            v = (speed / self.velocity_scale).to(comps.dtype)[:, None, None, None, None].expand(*comps.shape[:4], 1)
-            z = rearrange(torch.cat([comps, v], dim=-1), "B h w n C -> B C n h w")
-            out.append(z[:, :, : self.latent_frames(chunk.shape[2])])
+            out.append(self.chunk_latents(groups, speed, chunk.shape[2]))
         return torch.cat(out, dim=2)
+
+    def chunk_latents(self, groups: torch.Tensor, speed: torch.Tensor, frames: int) -> torch.Tensor:
+        """A chunk's canvas cells (B, 1, h, w', D) and speed (B,) -> its latents (B, C, n', h, w'): the canvas in
+        the chunk basis in channels 0 .. C - 2, v / velocity_scale in C - 1; the first n' latents of ``frames``."""
+        comps = ((groups[:, 0] - self.mean) @ self.basis.T) / self.scale
+        comps = rearrange(comps, "B h w (n C) -> B h w n C", n=self.latents_per_chunk)
+        v = (speed / self.velocity_scale).to(comps.dtype)[:, None, None, None, None].expand(*comps.shape[:4], 1)
+        z = rearrange(torch.cat([comps, v], dim=-1), "B h w n C -> B C n h w")
+        return z[:, :, : self.latent_frames(frames)]
 
     def decode_speed(self, z_chunk: torch.Tensor) -> torch.Tensor:
         """The chunk's speed (B,) px/frame: the last channel, averaged over the chunk's latents and cells."""
@@ -214,6 +219,12 @@ class PanChunkPCAVideoVAE(ChunkPCAVideoVAE):
     def decode_chunk(self, z_chunk: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
         """One chunk z: (B, C, n', h, w + 2M/p), n' <= n -> (B, 3, num_frames, p h, p w); missing latents are 0."""
         num_frames = self._chunk_frames(z_chunk, num_frames)
+        canvas, speed = self.chunk_canvas(z_chunk)
+        return self.from_canvas(canvas, speed, num_frames)
+
+    def chunk_canvas(self, z_chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One chunk's latents (B, C, n', h, w'), n' <= n (missing latents are 0) -> its decoded canvas of a full
+        chunk (B, 3, r, p h, p w') and its speed (B,)."""
         z = z_chunk.to(self.dtype)
         if z.shape[-1] <= 2 * self.margin // self.patch_size:
             raise ValueError(f"z_chunk is {z.shape[-1]} cells wide, but the canvas adds "
@@ -223,5 +234,4 @@ class PanChunkPCAVideoVAE(ChunkPCAVideoVAE):
         if missing:
             z = torch.cat([z, z.new_zeros(z.shape[0], z.shape[1], missing, *z.shape[3:])], dim=2)
         comps = rearrange(z[:, : -self.motion_channels], "B C n h w -> B h w (n C)") * self.scale
-        canvas = self.from_groups((comps @ self.basis + self.mean)[:, None], self.micro_frame_size)
-        return self.from_canvas(canvas, speed, num_frames)
+        return self.from_groups((comps @ self.basis + self.mean)[:, None], self.micro_frame_size), speed

@@ -168,12 +168,7 @@ class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
         phases = self.video_phases(speeds, [c.shape[2] for c in chunks], ring, generator)
         out = []
         for chunk, speed, phase in zip(chunks, speeds, phases):
-            groups = self.to_groups(self.to_ring(chunk, speed, phase))
-            comps = ((groups[:, 0] - self.mean) @ self.basis.T) / self.scale
-            comps = rearrange(comps, "B h w (n C) -> B h w n C", n=self.latents_per_chunk)
-            v = (speed / self.velocity_scale).to(comps.dtype)[:, None, None, None, None].expand(*comps.shape[:4], 1)
-            z = rearrange(torch.cat([comps, v], dim=-1), "B h w n C -> B C n h w")
-            out.append(z[:, :, : self.latent_frames(chunk.shape[2])])
+            out.append(self.chunk_latents(self.to_groups(self.to_ring(chunk, speed, phase)), speed, chunk.shape[2]))
         return torch.cat(out, dim=2)
 
     def chunk_decoder(self) -> RingChunkDecoder:
@@ -183,6 +178,7 @@ class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
     def decode(self, z: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
         """A whole video's latents (B, C, T', h, R/p) -> (B, 3, num_frames, p h, R p - 2M), the phase carried
         from chunk to chunk from 0."""
+        self._check(z, self.out_channels, "z")
         n = self.latents_per_chunk
         counts = self.chunk_frame_counts(z.shape[2], num_frames)
         decoder = self.chunk_decoder()
@@ -193,18 +189,9 @@ class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
         """One chunk z: (B, C, n', h, R/p), n' <= n, at ``phase`` (B,) px (default 0: a video's first chunk) ->
         (B, 3, num_frames, p h, R p - 2M); missing latents are 0. Later chunks of a video: :meth:`chunk_decoder`."""
         num_frames = self._chunk_frames(z_chunk, num_frames)
-        z = z_chunk.to(self.dtype)
-        if z.shape[-1] <= 2 * self.margin // self.patch_size:
-            raise ValueError(f"z_chunk is {z.shape[-1]} cells wide, but the ring adds "
-                             f"{2 * self.margin // self.patch_size}; pass latents from this VAE's encode")
-        speed = self.decode_speed(z)
+        canvas, speed = self.chunk_canvas(z_chunk)
         if phase is None:
-            phase = torch.zeros(z.shape[0], dtype=torch.float64, device=z.device)
-        missing = self.latents_per_chunk - z.shape[2]
-        if missing:
-            z = torch.cat([z, z.new_zeros(z.shape[0], z.shape[1], missing, *z.shape[3:])], dim=2)
-        comps = rearrange(z[:, : -self.motion_channels], "B C n h w -> B h w (n C)") * self.scale
-        canvas = self.from_groups((comps @ self.basis + self.mean)[:, None], self.micro_frame_size)
+            phase = torch.zeros(z_chunk.shape[0], dtype=torch.float64, device=z_chunk.device)
         return self.from_ring(canvas, speed, phase, num_frames)
 
     def take_basis(self, pan: PanChunkPCAVideoVAE) -> None:
