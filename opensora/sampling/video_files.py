@@ -59,10 +59,9 @@ def make_batches(jobs: list, batch_size: int) -> list:
 
 def chunk_decoder(vae, device):
     """A function that decodes one batch of videos' chunks, taken in order: (B, C_z, C, h, w) latents of the next
-    chunk -> (B, 3, 17, H, W) fp32 pixels in [-1, 1]. A VAE whose decoding carries state from chunk to chunk
-    (``RingPanChunkPCAVideoVAE``: the ring phase) provides ``chunk_decoder()``; the others decode every chunk alone."""
-    make = getattr(vae, "chunk_decoder", None)
-    step = make() if make is not None else vae.decode_chunk
+    chunk -> (B, 3, 17, H, W) fp32 pixels in [-1, 1] (``vae.chunk_decoder()``, which carries the state of a VAE
+    whose decoding has one, ``RingPanChunkPCAVideoVAE``'s ring phase)."""
+    step = vae.chunk_decoder()
     return lambda latents: step(latents.to(device)).float()
 
 

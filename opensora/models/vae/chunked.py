@@ -94,12 +94,20 @@ class ChunkedVideoVAE:
                              "pass the frame count that was encoded")
         return num_frames
 
+    def chunk_decoder(self):
+        """A function that decodes one batch of videos' chunks taken in order, ``(z_chunk, num_frames=None) ->
+        frames``: here ``decode_chunk``, the chunks being independent; a VAE whose decoding carries state from
+        chunk to chunk (``RingPanChunkPCAVideoVAE``: the ring phase) returns a fresh stateful one per call."""
+        return self.decode_chunk
+
     def decode(self, z: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
-        """z: (B, C, T', h, w) -> x: (B, 3, num_frames, s h, s w), one ``latents_per_chunk`` slice at a time."""
+        """z: (B, C, T', h, w) -> x: (B, 3, num_frames, s h, s w), one ``latents_per_chunk`` slice at a time, in
+        order, through :meth:`chunk_decoder`."""
         self._check(z, self.out_channels, "z")
         counts = self.chunk_frame_counts(z.shape[2], num_frames)
         chunks = z.split(self.latents_per_chunk, dim=2)
-        return torch.cat([self.decode_chunk(c, n) for c, n in zip(chunks, counts)], dim=2)
+        decode = self.chunk_decoder()
+        return torch.cat([decode(c, n) for c, n in zip(chunks, counts)], dim=2)
 
     # ---- weights ----------------------------------------------------------------------------------
     def save_pretrained(self, directory, extra: Optional[dict] = None) -> Path:

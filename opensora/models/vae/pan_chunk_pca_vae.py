@@ -62,6 +62,25 @@ def shift_columns(img: torch.Tensor, start: torch.Tensor, out_width: int) -> tor
     return sample_columns(img, cols)
 
 
+def fill_unseen(canvas: torch.Tensor, seen: torch.Tensor, circular: bool = False) -> torch.Tensor:
+    """A canvas (B, 3, T, H, U) whose pixels frame t shows where ``seen`` (B, 1, T, 1, U) is true -> every other
+    pixel set to its column's mean over the frames that see it; columns no frame sees take the nearest seen
+    column's mean (``circular``: around a ring of U columns)."""
+    b, u = canvas.shape[0], canvas.shape[-1]
+    seen = seen.to(canvas.dtype)
+    count = seen.sum(dim=2, keepdim=True)
+    mean = (canvas * seen).sum(dim=2, keepdim=True) / count.clamp_min(1)
+    seen_cols = count[:, 0, 0, 0] > 0  # (B, U)
+    idx = torch.arange(u, device=canvas.device)
+    dist = (idx[:, None] - idx[None, :]).abs()
+    if circular:
+        dist = torch.minimum(dist, u - dist)
+    dist = dist.to(torch.float64)[None].expand(b, u, u).clone()  # (B, column, candidate)
+    dist[~seen_cols[:, None, :].expand(b, u, u)] = float("inf")
+    mean = mean.gather(-1, dist.argmin(dim=2)[:, None, None, None, :].expand_as(mean))
+    return seen * canvas + (1 - seen) * mean
+
+
 def _shift_profiles(prof: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """prof (B, W) sampled at x - offset for each offset (G,): linear interpolation -> (B, G, W) and the mask of
     positions inside the profile."""
@@ -163,16 +182,8 @@ class PanChunkPCAVideoVAE(ChunkPCAVideoVAE):
         flat = rearrange(chunk, "B C T H W -> (B T) C H W")
         canvas = rearrange(shift_columns(flat, start.to(chunk.dtype), wc), "(B T) C H W -> B C T H W", B=b)
         cols = start.to(chunk.dtype)[:, None] + torch.arange(wc, dtype=chunk.dtype, device=chunk.device)
-        seen = ((cols >= -1e-6) & (cols <= w - 1 + 1e-6)).reshape(b, 1, frames, 1, wc).to(chunk.dtype)
-        count = seen.sum(dim=2, keepdim=True)
-        mean = (canvas * seen).sum(dim=2, keepdim=True) / count.clamp_min(1)
-        seen_cols = count[:, 0, 0, 0] > 0  # (B, Wc)
-        first = seen_cols.float().argmax(dim=1)
-        last = wc - 1 - seen_cols.flip(1).float().argmax(dim=1)
-        u = torch.arange(wc, device=chunk.device)[None]
-        nearest = torch.minimum(torch.maximum(u, first[:, None]), last[:, None])  # (B, Wc)
-        mean = mean.gather(-1, nearest[:, None, None, None, :].expand_as(mean))
-        return seen * canvas + (1 - seen) * mean
+        seen = ((cols >= -1e-6) & (cols <= w - 1 + 1e-6)).reshape(b, 1, frames, 1, wc)
+        return fill_unseen(canvas, seen)
 
     def from_canvas(self, canvas: torch.Tensor, speed: torch.Tensor, num_frames: int) -> torch.Tensor:
         """Canvas (B, 3, r, H, W + 2M) of a full chunk -> its last ``num_frames`` frames (B, 3, num_frames, H, W)."""

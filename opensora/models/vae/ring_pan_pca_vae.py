@@ -38,7 +38,7 @@ import torch
 from einops import rearrange
 
 from opensora.registry import MODELS
-from .pan_chunk_pca_vae import PanChunkPCAVideoVAE, estimate_pan_speed, sample_columns
+from .pan_chunk_pca_vae import PanChunkPCAVideoVAE, estimate_pan_speed, fill_unseen, sample_columns
 
 
 class RingChunkDecoder:
@@ -51,14 +51,14 @@ class RingChunkDecoder:
     def __call__(self, z_chunk: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
         vae = self.vae
         num_frames = vae._chunk_frames(z_chunk, num_frames)
-        speed = vae.decode_speed(z_chunk.to(vae.dtype)).double()
+        canvas, speed = vae.chunk_canvas(z_chunk)
         if self.phase is None:
-            self.phase = torch.zeros_like(speed)
+            self.phase = torch.zeros_like(speed, dtype=torch.float64)
         else:
             self.phase = torch.remainder(vae.next_phase(self.phase, self.speed, speed, self.frames, num_frames),
-                                         z_chunk.shape[-1] * vae.patch_size)
+                                         canvas.shape[-1])
         self.speed, self.frames = speed, num_frames
-        return vae.decode_chunk(z_chunk, num_frames, phase=self.phase)
+        return vae.from_ring(canvas, speed, self.phase, num_frames)
 
 
 @MODELS.register_module(name="RingPanChunkPCAVideoVAE")
@@ -109,35 +109,22 @@ class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
         return [torch.remainder(p, ring) for p in out]
 
     # ---- ring canvas ------------------------------------------------------------------------------
-    def ring_columns(self, speed: torch.Tensor, phase: torch.Tensor, frames: int, width: int) -> torch.Tensor:
-        """(B, frames, W) float64: the ring column u = M + x - v (t - c) + psi (not yet taken mod R) that frame
-        column x of each of a chunk's last ``frames`` frames shows."""
-        x = torch.arange(width, dtype=torch.float64, device=speed.device)
-        return self.margin + x[None, None] - self.pan_offsets(speed, frames)[:, :, None] + phase.double()[:, None, None]
+    def view_start(self, speed: torch.Tensor, phase: torch.Tensor, frames: int) -> torch.Tensor:
+        """(B, frames) float64: the ring column M - v (t - c) + psi (not yet taken mod R) that column 0 of each of a
+        chunk's last ``frames`` frames shows; column x shows that + x."""
+        return self.margin - self.pan_offsets(speed, frames) + phase.double()[:, None]
 
     def to_ring(self, chunk: torch.Tensor, speed: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
-        """One chunk (B, 3, r', H, W), its speed and phase (B,) -> the ring canvas (B, 3, r', H, R)."""
+        """One chunk (B, 3, r', H, W), its speed and phase (B,) -> the ring canvas (B, 3, r', H, R); ring columns
+        no frame of the chunk sees take the nearest seen column's mean, around the ring (``fill_unseen``)."""
         b, c, frames, h, w = chunk.shape
         ring = w + 2 * self.margin
         u = torch.arange(ring, dtype=torch.float64, device=chunk.device)
-        offset = (self.margin - self.pan_offsets(speed, frames) + phase.double()[:, None])  # (B, r'): u of x = 0
-        x = torch.remainder(u[None, None] - offset[:, :, None], ring)  # (B, r', R) frame column shown at u
-        seen = x <= w - 1 + 1e-6
+        x = torch.remainder(u[None, None] - self.view_start(speed, phase, frames)[:, :, None], ring)  # (B, r', R)
         flat = rearrange(chunk, "B C T H W -> (B T) C H W")
         canvas = sample_columns(flat, x.reshape(b * frames, ring).clamp(max=w - 1))
         canvas = rearrange(canvas, "(B T) C H W -> B C T H W", B=b)
-        seen = seen.reshape(b, 1, frames, 1, ring).to(chunk.dtype)
-        count = seen.sum(dim=2, keepdim=True)
-        mean = (canvas * seen).sum(dim=2, keepdim=True) / count.clamp_min(1)
-        seen_cols = count[:, 0, 0, 0] > 0  # (B, R)
-        # unseen ring columns take the nearest seen column, around the ring
-        idx = torch.arange(ring, device=chunk.device)
-        dist = torch.remainder(idx[:, None] - idx[None, :], ring)
-        dist = torch.minimum(dist, ring - dist).to(torch.float64)[None].expand(b, ring, ring).clone()  # (B, u, u')
-        dist[~seen_cols[:, None, :].expand(b, ring, ring)] = float("inf")
-        nearest = dist.argmin(dim=2)  # (B, R)
-        mean = mean.gather(-1, nearest[:, None, None, None, :].expand_as(mean))
-        return seen * canvas + (1 - seen) * mean
+        return fill_unseen(canvas, (x <= w - 1 + 1e-6).reshape(b, 1, frames, 1, ring), circular=True)
 
     def from_ring(self, canvas: torch.Tensor, speed: torch.Tensor, phase: torch.Tensor, num_frames: int) -> torch.Tensor:
         """Ring canvas (B, 3, r, H, R) of a full chunk -> its last ``num_frames`` frames (B, 3, num_frames, H, W)."""
@@ -146,7 +133,8 @@ class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
         canvas = canvas[:, :, r - num_frames:]
         k = self._wrap
         wrapped = torch.cat([canvas[..., -k:], canvas, canvas[..., :k]], dim=-1)
-        u = torch.remainder(self.ring_columns(speed, phase, num_frames, w), ring) + k  # (B, T, W)
+        x = torch.arange(w, dtype=torch.float64, device=speed.device)
+        u = torch.remainder(self.view_start(speed, phase, num_frames)[:, :, None] + x, ring) + k  # (B, T, W)
         flat = rearrange(wrapped, "B C T H W -> (B T) C H W")
         out = sample_columns(flat, u.reshape(b * num_frames, w))
         return rearrange(out, "(B T) C H W -> B C T H W", B=b)
@@ -172,17 +160,9 @@ class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
         return torch.cat(out, dim=2)
 
     def chunk_decoder(self) -> RingChunkDecoder:
-        """A decoder for one batch of videos that takes their chunks in order and carries the phase."""
+        """A decoder for one batch of videos that takes their chunks in order and carries the phase (``decode``
+        uses it over a whole video, from phase 0)."""
         return RingChunkDecoder(self)
-
-    def decode(self, z: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
-        """A whole video's latents (B, C, T', h, R/p) -> (B, 3, num_frames, p h, R p - 2M), the phase carried
-        from chunk to chunk from 0."""
-        self._check(z, self.out_channels, "z")
-        n = self.latents_per_chunk
-        counts = self.chunk_frame_counts(z.shape[2], num_frames)
-        decoder = self.chunk_decoder()
-        return torch.cat([decoder(z[:, :, k * n:(k + 1) * n], f) for k, f in enumerate(counts)], dim=2)
 
     def decode_chunk(self, z_chunk: torch.Tensor, num_frames: Optional[int] = None,
                      phase: Optional[torch.Tensor] = None) -> torch.Tensor:
