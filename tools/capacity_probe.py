@@ -4,8 +4,8 @@
     python tools/capacity_probe.py configs/pavdm/train_tiny.py --data-path data/synthetic/train.csv
     python tools/capacity_probe.py configs/pavdm/train_tiny_w256.py --data-path data/synthetic/train.csv \
         --num-clips 4 --steps 400
-    python tools/capacity_probe.py configs/pavdm/train_tiny.py --data-path data/synthetic/train.csv \
-        --weights checkpoints/tiny/stdit3/model.safetensors --levels 0.3 0.7 0.95 1.0 --shuffle-captions
+    python tools/capacity_probe.py configs/pavdm/train_tiny_w256.py --data-path data/synthetic/train.csv \
+        --weights checkpoints/tiny_next/w256_b/model.safetensors --levels 0.3 0.7 0.95 1.0 --shuffle-captions
 
 The networks (model, VAE, text encoder) come from the training config (``--cfg-options model.hidden_size=192``
 changes one); the first 17 frames of the first ``--num-clips`` videos of the CSV, with their captions, are the

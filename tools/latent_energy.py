@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """How strongly generated videos carry each latent slot, against ground truth (a motion diagnostic, issue 10).
 
-    python tools/latent_energy.py configs/pavdm/infer_60s_tiny.py --reference data/synthetic/train.csv \
+    python tools/latent_energy.py configs/pavdm/train_tiny.py --reference data/synthetic/train.csv \
         --videos reports/tiny_comparison/extend/videos/pa-ext --skip-chunks 1
 
 Both sets of videos are encoded with the config's VAE (whole 17-frame chunks; at most ``--max-videos`` videos and

@@ -1,7 +1,7 @@
 # The embedded tiny STDiT3 on the pan-coded VAE (issue 10): PanChunkPCAVideoVAE (checkpoints/tiny_next/pan_vae,
 # the chunk basis on a pan-compensated canvas plus one latent number for the chunk's horizontal speed; 50.6 dB
 # held-out PSNR against the chunk basis' 36.9) instead of ChunkPCAVideoVAE, warm-started from the stage-B EMA
-# (checkpoints/tiny/stdit3 before this run). The canvas basis keeps components 0..158 in the chunk basis' places and
+# (shipped in checkpoints/tiny/stdit3 before the ring stage; a copy is checkpoints/tiny_next/w256_b). The canvas basis keeps components 0..158 in the chunk basis' places and
 # the speed takes the last number (slot 4, channel 31), so the old weights start from latents of the same layout.
 # The same window mix and optimiser as stage B, fresh AdamW with 100 warm-up steps.
 # Run (pan stage A): 1250 steps, 2026-12-04 17:58-18:33 UTC, 0.62-0.76 steps/s, loss 0.67 at step 50, 0.52 at 500,

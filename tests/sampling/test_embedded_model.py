@@ -17,12 +17,21 @@ VARIANTS = ["infer_60s_tiny.py", "infer_60s_tiny_rn.py", "infer_60s_tiny_rw.py",
 SHIPPED = ROOT / "checkpoints" / "tiny"
 
 
+def _resolved(vae):
+    """A VAE config with its weights path resolved (the training and inference configs reach the same folder
+    from different directories); ``random_phase`` is a training-only augmentation of the ring VAE."""
+    vae = dict(to_dict(vae), from_pretrained=str(Path(vae.from_pretrained).resolve()))
+    vae.pop("random_phase", None)
+    return vae
+
+
 @pytest.mark.parametrize("name", VARIANTS)
 def test_inference_configs_use_the_training_levels_and_networks(name):
-    # the shipped weights are the EMA of train_tiny_w256_b.py (stage B of train_tiny_w256.py)
-    train, infer = load_config(CONFIGS / "train_tiny_w256_b.py"), load_config(CONFIGS / name)
+    # the shipped weights are the EMA of train_tiny_ring.py (the ring stage, README: "Embedded tiny model")
+    train, infer = load_config(CONFIGS / "train_tiny_ring.py"), load_config(CONFIGS / name)
     assert to_dict(infer.scheduler) == to_dict(train.scheduler)
-    assert to_dict(infer.vae) == to_dict(train.vae) and to_dict(infer.text_encoder) == to_dict(train.text_encoder)
+    assert _resolved(infer.vae) == _resolved(train.vae) and to_dict(infer.text_encoder) == to_dict(train.text_encoder)
+    assert train.vae.random_phase and not infer.vae.get("random_phase", False)
     model = dict(to_dict(train.model), from_pretrained=infer.model.from_pretrained)
     assert to_dict(infer.model) == model
     assert infer.model.in_channels == infer.vae.latent_channels
@@ -75,24 +84,41 @@ def pans(tmp_path_factory):
                          "--cfg-options", "progress=False")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 is open: the shipped 256-wide model no longer jumps inside chunks "
-                   "but still at every chunk boundary (seam ~9, ratio ~3.5) and pans at a quarter of the prompted "
-                   "speed; remove this mark when a model that meets the targets ships")
-@pytest.mark.parametrize("index", [0, 1])
-def test_shipped_model_does_not_flicker_and_pans_as_prompted(pans, index):
-    """4 s of the demo config: the jump at latent boundaries (the first model's 6-Hz flicker: 11.5-13.4, ratio
-    ~10; with the chunk-basis VAE only chunk boundaries can jump) stays within the target, and the measured pan
-    has the prompt's direction and speed (1 px/frame)."""
+def _seams_and_pan(path):
     from tools.eval.clips import measure_frames
     from tools.eval.ground_truth import load_ground_truth
     from tools.eval.seams import load_layout, seam_values
 
-    series = measure_frames(list(read_video(pans[index])))
-    seams = seam_values(series.frame_diff, load_layout(pans[index]))
-    assert seams["seam_diff"] <= SEAM_MAX and seams["seam_ratio"] <= SEAM_RATIO_MAX, seams
-    truth = load_ground_truth(pans[index], width=96, height=64)
-    dx = float(np.nanmean(series.shift[:, 0]))
-    assert abs(dx - truth.dx) <= SHIFT_ERROR_MAX, f"measured pan {dx:.2f} px/frame, prompted {truth.dx}"
+    series = measure_frames(list(read_video(path)))
+    truth = load_ground_truth(path, width=96, height=64)
+    return seam_values(series.frame_diff, load_layout(path)), float(np.nanmean(series.shift[:, 0])), truth.dx
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_shipped_model_pans_as_prompted(pans, index):
+    """4 s of the demo config pan the prompt's way at its speed (1 px/frame): the mean over all consecutive frame
+    pairs, chunk boundaries included, so a model that replays its context chunk and jumps back fails (pan stage B
+    measured 0.78-0.89 px/frame off)."""
+    _, dx, prompted = _seams_and_pan(pans[index])
+    assert abs(dx - prompted) <= SHIFT_ERROR_MAX, f"measured pan {dx:.2f} px/frame, prompted {prompted}"
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_shipped_model_seam_ratio(pans, index):
+    """The jump at chunk boundaries relative to the other frames (with the chunk VAEs only chunk boundaries can
+    jump; the first model's 6-Hz flicker had a ratio of ~10, the 256-wide chunk-VAE model ~3.5)."""
+    seams, _, _ = _seams_and_pan(pans[index])
+    assert seams["seam_ratio"] <= SEAM_RATIO_MAX, seams
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10: the ring stage's chunk boundaries still differ by ~5 (0-255) "
+                   "against the target 2.5 (ratio ~2.1-2.4, within its target); the ground truth itself differs by "
+                   "3.6 between frames at 2 px/frame, see README 'Embedded tiny model'")
+@pytest.mark.parametrize("index", [0, 1])
+def test_shipped_model_raw_seam(pans, index):
+    """The raw frame difference at chunk boundaries stays within issue 10's target of 2.5 (0-255)."""
+    seams, _, _ = _seams_and_pan(pans[index])
+    assert seams["seam_diff"] <= SEAM_MAX, seams
 
 
 @pytest.mark.parametrize("index", [0, 1])

@@ -1,7 +1,7 @@
 """Sequence-parallel inference from the command line, and the dry run's cost section.
 
 ``torchrun --nproc_per_node=2 scripts/inference.py configs/pavdm/infer_60s_tiny.py --cfg-options sp_size=2``
-(gloo, CPU, the shipped tiny model: 4 heads, 24 tokens per frame, 12 per rank) against the same command in
+(gloo, CPU, the shipped tiny model: 4 heads, 32 tokens per frame, 16 per rank) against the same command in
 one process: 2 videos of 2 chunks (34 frames, 24 kept), 3 steps per latent, with ``text_encoder_offload``.
 A second 2-process launch with ``--resume`` checks that the ranks of a group take the writer's decision:
 the finished video is skipped and the other one, whose prompt changed, is refused (on both ranks: no hang).
@@ -54,7 +54,7 @@ def test_sp2_latents_and_mp4s_equal_the_single_process(runs):
     for name in ("sample_0000", "sample_0001"):
         a = torch.load(tmp / "sp2" / f"{name}.latents.pt", weights_only=True)
         b = torch.load(tmp / "one" / f"{name}.latents.pt", weights_only=True)
-        assert a.shape == b.shape == (1, 32, 10, 8, 12)
+        assert a.shape == b.shape == (1, 32, 10, 8, 16)
         rel = float((a - b).abs().max() / b.abs().max())
         worst = max(worst, rel)
         assert rel <= F32, (name, rel)
@@ -97,12 +97,12 @@ def test_dry_run_cost_section_for_sp_sizes(tmp_path, capsys):
     assert c2["flops"]["total"]["attention"] + c2["flops"]["total"]["rest"] == pytest.approx(
         c2["flops"]["total"]["total"])
     assert 0.5 < c2["flops"]["total"]["per_rank"] / c1["flops"]["total"]["per_rank"] < 0.55
-    # activations: the widest window (20 latents) of the CFG batch, 8 x 12 latents -> 4 x 6 = 24 tokens per frame
+    # activations: the widest window (20 latents) of the CFG batch, 8 x 16 latents -> 4 x 8 = 32 tokens per frame
     model = build_module(dict(type="STDiT3", in_channels=32, depth=4, hidden_size=256, num_heads=4,
                               mlp_ratio=1.5, caption_channels=64, model_max_length=24), MODELS)
-    tokens = 2 * 20 * 24
+    tokens = 2 * 20 * 32
     assert c1["activation"]["local_tokens"] == tokens
-    assert c2["activation"]["local_tokens"] == 2 * 20 * padded_tokens(24, 2) // 2 == tokens // 2
+    assert c2["activation"]["local_tokens"] == 2 * 20 * padded_tokens(32, 2) // 2 == tokens // 2
     ratio = c2["activation"]["block"] / c1["activation"]["block"]
     assert ratio == pytest.approx(14 / 13 / 2)  # half the tokens; the SP attention keeps one more buffer
     params = sum(p.numel() for p in model.parameters())

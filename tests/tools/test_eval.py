@@ -48,7 +48,7 @@ def test_phase_shift_finds_integer_shifts_with_the_documented_sign():
 
 @pytest.mark.parametrize("speed,grid_bias", [("slowly", True), ("steadily", True), ("quickly", False)])
 def test_phase_shift_sees_the_pan_through_the_vae_cell_grid(speed, grid_bias):
-    """A pan decoded from 8 x 8-px latent cells (the shipped PCA VAE's reconstruction of ground truth) keeps a
+    """A pan decoded from 8 x 8-px latent cells (the chunk-basis PCA VAE's reconstruction of ground truth) keeps a
     static grid of cell edges: all frequencies read (nearly) no motion, those below the cell rate the true pan."""
     import torch
 
@@ -58,7 +58,7 @@ def test_phase_shift_sees_the_pan_through_the_vae_cell_grid(speed, grid_bias):
 
     spec = _spec("left", speed, "day", "trees", seed=7)
     frames = np.stack(list(World(spec).frames(34)))
-    vae = build_module(load_config("configs/pavdm/infer_60s_tiny.py").vae, MODELS)  # the shipped VAE
+    vae = build_module(load_config("configs/pavdm/train_tiny.py").vae, MODELS)  # the chunk-basis PCA VAE
     x = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
     with torch.no_grad():
         rec = vae.decode(vae.encode(x), 34).clamp(-1, 1)[0].permute(1, 2, 3, 0)

@@ -12,7 +12,7 @@ from tools.synthetic.mp4 import write_mp4
 from tools.synthetic.generate import generate
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = str(ROOT / "configs/pavdm/infer_60s_tiny.py")
+CONFIG = str(ROOT / "configs/pavdm/train_tiny.py")  # the chunk-basis VAE: its 5 slots are the time modes
 
 
 def _tool():

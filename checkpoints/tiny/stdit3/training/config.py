@@ -21,15 +21,15 @@ ema_warmup = False
 epochs = 1000
 grad_clip = 1.0
 keep_last = 2
-load = 'outputs/tiny_w256_b/000-train_tiny_w256_b/epoch18-global_step500'
+load = None
 log_every = 50
 loss = dict(type='latent')
-max_steps = 20000
+max_steps = 2500
 model = dict(
     caption_channels=64,
     depth=4,
     from_pretrained=
-    '/work/main/configs/pavdm/../../checkpoints/tiny_next/w256/model.safetensors',
+    '/work/main/configs/pavdm/../../checkpoints/tiny_next/pan_b/model.safetensors',
     grad_ckpt=False,
     hidden_size=256,
     in_channels=32,
@@ -53,7 +53,7 @@ objective = dict(
     window_probs=dict(
         init=0.1, rn=0.1, rw=0.1, steady=0.35, t2v=0.25, term=0.1))
 optimizer = dict(eps=1e-15, lr=0.0005, weight_decay=0.0)
-outputs = 'outputs/tiny_w256_b'
+outputs = 'outputs/tiny_ring'
 plugin = 'ddp'
 scheduler = dict(
     bf16_ratio=False,
@@ -67,10 +67,12 @@ tensorboard = False
 text_encoder = dict(dim=64, model_max_length=24, type='offline_text')
 vae = dict(
     from_pretrained=
-    '/work/main/configs/pavdm/_base_/../../../checkpoints/tiny/vae',
+    '/work/main/configs/pavdm/../../checkpoints/tiny_next/ring_vae',
     latent_channels=32,
+    margin=16,
     patch_size=8,
-    type='ChunkPCAVideoVAE')
+    random_phase=True,
+    type='RingPanChunkPCAVideoVAE')
 wandb = False
 wandb_project = 'pavdm'
 warmup_steps = 100
