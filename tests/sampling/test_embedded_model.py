@@ -84,30 +84,36 @@ def pans(tmp_path_factory):
                          "--cfg-options", "progress=False")
 
 
-def _seams_and_pan(path):
+@pytest.fixture(scope="module")
+def measured(pans):
+    """Per pan video, measured once: its seam values, mean horizontal shift, prompted shift and frame differences."""
     from tools.eval.clips import measure_frames
     from tools.eval.ground_truth import load_ground_truth
     from tools.eval.seams import load_layout, seam_values
 
-    series = measure_frames(list(read_video(path)))
-    truth = load_ground_truth(path, width=96, height=64)
-    return seam_values(series.frame_diff, load_layout(path)), float(np.nanmean(series.shift[:, 0])), truth.dx
+    out = []
+    for path in pans:
+        series = measure_frames(list(read_video(path)))
+        truth = load_ground_truth(path, width=96, height=64)
+        out.append((seam_values(series.frame_diff, load_layout(path)), float(np.nanmean(series.shift[:, 0])),
+                    truth.dx, series.frame_diff))
+    return out
 
 
 @pytest.mark.parametrize("index", [0, 1])
-def test_shipped_model_pans_as_prompted(pans, index):
+def test_shipped_model_pans_as_prompted(measured, index):
     """4 s of the demo config pan the prompt's way at its speed (1 px/frame): the mean over all consecutive frame
     pairs, chunk boundaries included, so a model that replays its context chunk and jumps back fails (pan stage B
     measured 0.78-0.89 px/frame off)."""
-    _, dx, prompted = _seams_and_pan(pans[index])
+    _, dx, prompted, _ = measured[index]
     assert abs(dx - prompted) <= SHIFT_ERROR_MAX, f"measured pan {dx:.2f} px/frame, prompted {prompted}"
 
 
 @pytest.mark.parametrize("index", [0, 1])
-def test_shipped_model_seam_ratio(pans, index):
+def test_shipped_model_seam_ratio(measured, index):
     """The jump at chunk boundaries relative to the other frames (with the chunk VAEs only chunk boundaries can
     jump; the first model's 6-Hz flicker had a ratio of ~10, the 256-wide chunk-VAE model ~3.5)."""
-    seams, _, _ = _seams_and_pan(pans[index])
+    seams = measured[index][0]
     assert seams["seam_ratio"] <= SEAM_RATIO_MAX, seams
 
 
@@ -115,20 +121,18 @@ def test_shipped_model_seam_ratio(pans, index):
                    "against the target 2.5 (ratio ~2.1-2.4, within its target); the ground truth itself differs by "
                    "3.6 between frames at 2 px/frame, see README 'Embedded tiny model'")
 @pytest.mark.parametrize("index", [0, 1])
-def test_shipped_model_raw_seam(pans, index):
+def test_shipped_model_raw_seam(measured, index):
     """The raw frame difference at chunk boundaries stays within issue 10's target of 2.5 (0-255)."""
-    seams, _, _ = _seams_and_pan(pans[index])
+    seams = measured[index][0]
     assert seams["seam_diff"] <= SEAM_MAX, seams
 
 
 @pytest.mark.parametrize("index", [0, 1])
-def test_shipped_model_does_not_jump_inside_chunks(pans, index):
+def test_shipped_model_does_not_jump_inside_chunks(measured, index):
     """The 6-Hz flicker of the first shipped model (a jump every 4 frames, at the starts of the latent groups 1-4,
     5-8, 9-12, 13-16 of each chunk: 11.5-13.4 against 0.7-1.8 elsewhere) must not come back: at those offsets the
     frame difference stays within 1.5x that of the other frames inside a chunk (the chunk boundary excluded)."""
-    from tools.eval.clips import measure_frames
-
-    d = measure_frames(list(read_video(pans[index]))).frame_diff
+    d = measured[index][3]
     offset = np.arange(len(d)) % 17
     group_starts = np.isin(offset, [1, 5, 9, 13]) & (np.arange(len(d)) >= 1)
     inside = ~np.isin(offset, [0, 1, 5, 9, 13])
