@@ -13,6 +13,9 @@ scheduler = dict(_delete_=True, type="rflow", num_sampling_steps=24, use_timeste
 schedule = dict(type="pa", window_frames=68, keep_x0=True, fixed_start=False)
 cfg_scale = 2.0  # chosen by eye on a held-out prompt: 4.0 oversaturates the tiny model, 1.0 is blurrier
 dtype = "fp32"  # bf16 is slower than fp32 on CPU
+# decoding: each chunk continues the previous one and the model's small chunk-to-chunk difference fades out over
+# 8 frames instead of jumping at the boundary (RingPanChunkPCAVideoVAE seam_frames; 0 = the exact inverse of encode)
+vae = dict(seam_frames=8)
 # a held-out caption (tools/synthetic: this palette / object / direction / speed combination is not in training)
 prompt = ["a camera pans left slowly over green hills under a blue sky with trees"]
 save_dir = "samples/tiny"

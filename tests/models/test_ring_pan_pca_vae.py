@@ -1,7 +1,7 @@
 """RingPanChunkPCAVideoVAE: the ring canvas against closed-form pans (frames rendered from sinusoids at x - v t), the
 phase recursion shared by encoder and decoder, the latent layout, the key property (a chunk that copies its
-context's cells in place continues the video; on PanChunkPCAVideoVAE's canvas it jumps back), the pipeline's
-chunk decoder, take_basis, errors and save / strict load."""
+context's cells in place continues the video; on PanChunkPCAVideoVAE's canvas it jumps back), seam_frames
+blending against its closed form, the pipeline's chunk decoder, take_basis, errors and save / strict load."""
 import math
 
 import pytest
@@ -146,6 +146,61 @@ def test_the_pipelines_chunk_decoder_carries_the_phase():
     still = ChunkPCAVideoVAE(latent_channels=4, patch_size=4, time_factor=2, micro_frame_size=9)
     zc = torch.randn(1, 4, 5, 2, 4)
     torch.testing.assert_close(chunk_decoder(still, "cpu")(zc), still.decode_chunk(zc))
+
+
+def _with_seam_frames(fitted, frames):
+    vae = RingPanChunkPCAVideoVAE(**SIZES, seam_frames=frames).double()
+    vae.load_state_dict(fitted.state_dict())
+    return vae
+
+
+@pytest.mark.parametrize("second", [9, 5])  # a full second chunk, and a partial one (its last 5 frames)
+def test_seam_frames_fades_a_still_boundary_in_closed_form(second):
+    """A still camera (v = 0: every frame shows ring columns M .. M + W - 1 exactly) that cuts between two worlds at
+    the chunk boundary. With seam_frames = L the second chunk's frame j is the plain decode plus
+    (1 - j / L)+ times (previous last frame - its first frame): frame 0 repeats the previous frame, the cut fades
+    out over L frames, the first chunk and the frames from L on are the plain decode."""
+    plain = _fit(RingPanChunkPCAVideoVAE(**SIZES).double())
+    x = torch.cat([_pan(0.0, seed=4), _pan(0.0, seed=11)[:, :, 9 - second:]], dim=2)
+    z = plain.encode(x)
+    f = plain.decode(z, 9 + second)
+    for frames in (1, 4, 9):
+        out = _with_seam_frames(plain, frames).decode(z, 9 + second)
+        expected = f.clone()
+        for j in range(second):
+            expected[:, :, 9 + j] += max(0.0, 1 - j / frames) * (f[:, :, 8] - f[:, :, 9])
+        torch.testing.assert_close(out, expected, atol=1e-9, rtol=0)
+    assert float((f[:, :, 9] - f[:, :, 8]).abs().mean()) > 0.05  # there was a cut to fade
+
+
+def test_seam_frames_continues_a_pan_across_a_boundary_and_streams_like_decode():
+    """A 1 px/frame pan whose second chunk shows another world: plainly decoded, frame 9 jumps; with seam_frames
+    it is frame 8 moved on by the pan (frame 9 column x = frame 8 column x - 1, as in the true video of one world),
+    up to the one column that enters the view; a third chunk continues the (blended) second one the same way, and
+    the chunk decoder fed one chunk at a time gives the same frames as decode."""
+    plain = _fit(RingPanChunkPCAVideoVAE(**SIZES).double())
+    x = torch.cat([_pan(1.0, seed=21), _pan(1.0, seed=22, start=9), _pan(1.0, seed=23, start=18)], dim=2)
+    truth = torch.cat([_pan(1.0, seed=21), _pan(1.0, seed=21, start=9)], dim=2)
+    torch.testing.assert_close(truth[:, :, 9, :, 1:], truth[:, :, 8, :, :-1])  # the geometry checked below
+    z = plain.encode(x)
+    f = plain.decode(z, 27)
+    blended = _with_seam_frames(plain, 4)
+    out = blended.decode(z, 27)
+    for b in (9, 18):
+        jump = float((f[:, :, b, :, 1:] - f[:, :, b - 1, :, :-1]).abs().mean())
+        assert jump > 0.05
+        # (the decoded speeds differ from 1 by < 0.003 px/frame, so the columns move by 1 +- 0.001 px)
+        torch.testing.assert_close(out[:, :, b, :, 1:], out[:, :, b - 1, :, :-1], atol=1e-3, rtol=0)
+        torch.testing.assert_close(out[:, :, b + 4: b + 9], f[:, :, b + 4: b + 9])  # weight 0 from frame L on
+    torch.testing.assert_close(out[:, :, :9], f[:, :, :9])
+    decoder = blended.chunk_decoder()
+    torch.testing.assert_close(torch.cat([decoder(z[:, :, 5 * k: 5 * k + 5]) for k in range(3)], dim=2), out)
+
+
+@pytest.mark.parametrize("bad", [-1, 10, 2.5, True, "8"])
+def test_seam_frames_must_be_an_integer_up_to_the_chunk(bad):
+    with pytest.raises(ValueError, match=r"seam_frames must be an integer from 0 \(no blending\) to micro_frame_size=9"):
+        RingPanChunkPCAVideoVAE(**SIZES, seam_frames=bad)
 
 
 def test_take_basis_copies_a_pan_vae_with_the_same_layout():

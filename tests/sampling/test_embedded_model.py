@@ -19,9 +19,10 @@ SHIPPED = ROOT / "checkpoints" / "tiny"
 
 def _resolved(vae):
     """A VAE config with its weights path resolved (the training and inference configs reach the same folder
-    from different directories); ``random_phase`` is a training-only augmentation of the ring VAE."""
+    from different directories); ``random_phase`` is a training-only augmentation of the ring VAE and
+    ``seam_frames`` a decoding-only option."""
     vae = dict(to_dict(vae), from_pretrained=str(Path(vae.from_pretrained).resolve()))
-    vae.pop("random_phase", None)
+    vae.pop("random_phase", None), vae.pop("seam_frames", None)
     return vae
 
 
@@ -32,6 +33,7 @@ def test_inference_configs_use_the_training_levels_and_networks(name):
     assert to_dict(infer.scheduler) == to_dict(train.scheduler)
     assert _resolved(infer.vae) == _resolved(train.vae) and to_dict(infer.text_encoder) == to_dict(train.text_encoder)
     assert train.vae.random_phase and not infer.vae.get("random_phase", False)
+    assert infer.vae.seam_frames == 8  # every method decodes the same way (README: "Embedded tiny model")
     model = dict(to_dict(train.model), from_pretrained=infer.model.from_pretrained)
     assert to_dict(infer.model) == model
     assert infer.model.in_channels == infer.vae.latent_channels
@@ -115,11 +117,14 @@ def test_shipped_model_seam_ratio(measured, index):
     jump; the first model's 6-Hz flicker had a ratio of ~10, the 256-wide chunk-VAE model ~3.5)."""
     seams = measured[index][0]
     assert seams["seam_ratio"] <= SEAM_RATIO_MAX, seams
+    # the decoder's seam_frames blending (configs/pavdm/infer_60s_tiny.py) continues every chunk from the previous
+    # one: measured 1.00 / 1.01; without it 1.91 / 1.98
+    assert seams["seam_ratio"] <= 1.3, seams
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: the ring stage's chunk boundaries still differ by ~5 (0-255) "
-                   "against the target 2.5 (ratio ~2.1-2.4, within its target); the ground truth itself differs by "
-                   "3.6 between frames at 2 px/frame, see README 'Embedded tiny model'")
+@pytest.mark.xfail(strict=True, reason="issue 10: with seam_frames=8 the chunk boundaries differ by ~2.9 (0-255), as "
+                   "much as every other frame pair of these 1 px/frame pans (ratio ~1.0), above the target 2.5; the "
+                   "ground truth's frame difference at 1 px/frame is 2.3-2.5 (README 'Embedded tiny model')")
 @pytest.mark.parametrize("index", [0, 1])
 def test_shipped_model_raw_seam(measured, index):
     """The raw frame difference at chunk boundaries stays within issue 10's target of 2.5 (0-255)."""

@@ -115,7 +115,10 @@ def plot_metrics(results: dict, out_dir: Path, names: list[str]) -> list[Path]:
             _plot_method(ax, method, videos, name)
         ax.set(xlabel="time (s)", ylabel=LABELS[name], title=name)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+        else:  # no method has a value (e.g. clip seams of runs without clip boundaries)
+            ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center", va="center", color="grey")
         fig.tight_layout()
         paths.append(out_dir / f"{name}.png")
         fig.savefig(paths[-1], dpi=100)

@@ -47,6 +47,7 @@ class RingChunkDecoder:
 
     def __init__(self, vae: "RingPanChunkPCAVideoVAE"):
         self.vae, self.phase, self.speed, self.frames = vae, None, None, None
+        self.last_canvas = self.last_view = None  # the previous chunk's last shown ring canvas and its view start
 
     def __call__(self, z_chunk: torch.Tensor, num_frames: Optional[int] = None) -> torch.Tensor:
         vae = self.vae
@@ -58,6 +59,10 @@ class RingChunkDecoder:
             self.phase = torch.remainder(vae.next_phase(self.phase, self.speed, speed, self.frames, num_frames),
                                          canvas.shape[-1])
         self.speed, self.frames = speed, num_frames
+        if vae.seam_frames and self.last_canvas is not None:
+            canvas = vae.blend_seam(canvas, num_frames, self.last_canvas, self.last_view)
+        self.last_canvas = canvas[:, :, -1]
+        self.last_view = vae.view_start(speed, self.phase, 1)[:, 0]
         return vae.from_ring(canvas, speed, self.phase, num_frames)
 
 
@@ -68,6 +73,12 @@ class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
     Args: as :class:`PanChunkPCAVideoVAE`, plus
         random_phase: draw a video's first phase uniformly from ``encode``'s ``generator`` (training: the world at
             every ring position); without it (inference, references) the first phase is 0, as the decoder assumes.
+        seam_frames: decoding only: L > 0 continues every chunk from the previous one. The residual r between the
+            previous chunk's last shown ring canvas and this chunk's first (on the ring columns the previous last
+            frame showed) is added to this chunk's decoded frames j = 0 .. L - 1 with weight 1 - j / L, so frame 0
+            continues the previous frame exactly (only the pan moves) and the difference fades out over L frames
+            (a chunk-boundary jump becomes a fade; the chunk's own motion is kept). 0 (default) decodes exactly
+            the inverse of ``encode``. At most ``micro_frame_size``.
     """
 
     _wrap = 4  # ring columns repeated on each side before bicubic sampling around the ring
@@ -75,12 +86,16 @@ class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
     def __init__(self, from_pretrained: Optional[str] = None, latent_channels: int = 32, patch_size: int = 8,
                  time_factor: int = 4, micro_frame_size: int = 17, micro_batch_size: Optional[int] = None,
                  in_channels: int = 3, margin: int = 16, velocity_scale: float = 0.5,
-                 max_speed: Optional[float] = None, speed_step: float = 1 / 32, random_phase: bool = False):
+                 max_speed: Optional[float] = None, speed_step: float = 1 / 32, random_phase: bool = False,
+                 seam_frames: int = 0):
         if margin <= 0:
             raise ValueError(f"the ring needs columns outside the view: margin must be > 0, got {margin}")
+        if isinstance(seam_frames, bool) or not isinstance(seam_frames, int) or not 0 <= seam_frames <= micro_frame_size:
+            raise ValueError(f"seam_frames must be an integer from 0 (no blending) to micro_frame_size="
+                             f"{micro_frame_size}, got {seam_frames!r}")
         super().__init__(None, latent_channels, patch_size, time_factor, micro_frame_size, micro_batch_size,
                          in_channels, margin, velocity_scale, max_speed, speed_step)
-        self.random_phase = bool(random_phase)
+        self.random_phase, self.seam_frames = bool(random_phase), int(seam_frames)
         if from_pretrained is not None:
             self.load_pretrained(from_pretrained)
 
@@ -125,6 +140,25 @@ class RingPanChunkPCAVideoVAE(PanChunkPCAVideoVAE):
         canvas = sample_columns(flat, x.reshape(b * frames, ring).clamp(max=w - 1))
         canvas = rearrange(canvas, "(B T) C H W -> B C T H W", B=b)
         return fill_unseen(canvas, (x <= w - 1 + 1e-6).reshape(b, 1, frames, 1, ring), circular=True)
+
+    def blend_seam(self, canvas: torch.Tensor, num_frames: int, last_canvas: torch.Tensor,
+                   last_view: torch.Tensor) -> torch.Tensor:
+        """``seam_frames`` blending (see the class docstring). canvas (B, 3, r, H, R) of a chunk whose last
+        ``num_frames`` slots are shown; last_canvas (B, 3, H, R) the previous chunk's last shown slot, last_view (B,)
+        the ring column its column 0 showed. Returns a new canvas; the residual is 0 on ring columns the previous
+        frame did not show, or that its bicubic samples did not reach (``_wrap`` // 2 columns beyond its view)."""
+        b, c, r, h, ring = canvas.shape
+        w = ring - 2 * self.margin
+        first = r - num_frames
+        reach = self._wrap // 2  # the bicubic kernel's radius
+        u = torch.arange(ring, dtype=torch.float64, device=canvas.device)
+        seen = torch.remainder(u[None] - last_view.double()[:, None] + reach, ring) <= w - 1 + 2 * reach  # (B, R)
+        residual = (last_canvas - canvas[:, :, first]) * seen[:, None, None].to(canvas.dtype)
+        j = torch.arange(num_frames, dtype=canvas.dtype, device=canvas.device)
+        weight = (1 - j / self.seam_frames).clamp(min=0)
+        out = canvas.clone()
+        out[:, :, first:] += weight[None, None, :, None, None] * residual[:, :, None]
+        return out
 
     def from_ring(self, canvas: torch.Tensor, speed: torch.Tensor, phase: torch.Tensor, num_frames: int) -> torch.Tensor:
         """Ring canvas (B, 3, r, H, R) of a full chunk -> its last ``num_frames`` frames (B, 3, num_frames, H, W)."""
