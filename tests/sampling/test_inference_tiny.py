@@ -38,9 +38,22 @@ def test_seed_is_honoured_and_independent_of_batching(tmp_path):
     assert torch.allclose(a, b, atol=1e-5) and not torch.allclose(a, c, atol=1e-2)
 
 
-@pytest.mark.parametrize("every", [1, 2])
-def test_resume_equals_uninterrupted(tmp_path, monkeypatch, capsys, every):
+# the ring VAE's decoder carries state from chunk to chunk (the phase and, with seam_frames, the last shown canvas)
+RING_VAE = ('vae = dict(_delete_=True, type="RingPanChunkPCAVideoVAE", latent_channels=4, patch_size=8, margin=8, '
+            'seam_frames=4)\n')
+
+
+@pytest.mark.parametrize("every,ring", [(1, False), (2, False), (1, True)])
+def test_resume_equals_uninterrupted(tmp_path, monkeypatch, capsys, every, ring):
     args = ("--prompt", "a fox", "--cfg-options", f"save_state_every={every}")
+    config = TINY
+    if ring:
+        config = tmp_path / "ring.py"
+        config.write_text(f"_base_ = [{TINY!r}]\n" + RING_VAE)
+
+    def _run(save_dir, *extra):
+        return run_inference(config, "--save-dir", save_dir, *FAST, *extra)
+
     _run(tmp_path / "full", *args)
     original = pipeline.ChunkSink.write
 
