@@ -77,10 +77,12 @@ MODES = {"text": "", "extend": "-ext"}  # mode -> suffix of the run name
 REFERENCE_FRAMES = 17  # one VAE chunk of ground truth to extend
 REFERENCE_SEED = 1000  # world seed of reference i: 1000 + i (training videos use SeedSequence seeds)
 HOW_TO_READ = {
-    "seam_diff": "mean abs frame difference (0-255) at latent boundaries (every 4 frames of a 17-frame chunk); "
-                 "a visible 6-Hz flicker when far above the ground truth's ~0.8-1.5",
-    "seam_ratio": "seam_diff / the frame difference inside latents; 1 = no seam (the PCA VAE's own "
-                  "reconstruction of ground truth gives ~1.5-2)",
+    "seam_diff": "mean abs frame difference (0-255) at latent boundaries (the starts of the VAE's latents in a "
+                 "17-frame chunk; for the chunk-basis VAEs the chunk boundaries); a visible seam when far above "
+                 "the ground truth's frame difference at the same pan speed (about 1.1-1.2 / 2.3-2.5 / 3.1-3.6 at "
+                 "0.5 / 1 / 2 px/frame: tools/seam_floor.py)",
+    "seam_ratio": "seam_diff / the frame difference elsewhere; 1 = no seam (the ground truth and the ring VAE's "
+                  "reconstruction of it give 1.0)",
     "chunk_seam_ratio": "the same at chunk boundaries (every 17 frames) only",
     "clip_seam_ratio": "the same at the first frame of each separately generated clip (RN / RW) or after the "
                        "reference (extension); n/a where there is none (PA / AD text-only)",
