@@ -37,6 +37,7 @@ from opensora.utils.cli import run_cli  # noqa: E402
 from opensora.utils.config import load_config, parse_options  # noqa: E402
 from opensora.utils.video_io import from_uint8, to_uint8  # noqa: E402
 from tools.compare_methods import REFERENCE_SEED, read_prompt_file, select_prompts  # noqa: E402
+from tools.eval import report  # noqa: E402
 from tools.eval.evaluate import EvalOptions  # noqa: E402
 from tools.eval.evaluate import run as evaluate_run  # noqa: E402
 from tools.synthetic import World, WorldSpec, write_mp4  # noqa: E402
@@ -63,15 +64,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     return a
 
 
-def captions(a) -> list[str]:
+def captions(a) -> list[tuple]:
+    """(text, Caption) per prompt, all parsed before any work (a clear error for a caption the world cannot render)."""
     prompts = (read_prompt_file(a.prompt_path, a.num_prompts) if a.prompt_path
                else select_prompts(6 if a.num_prompts is None else a.num_prompts))
-    for text in prompts:
-        parse_caption(text)  # a clear error for a caption the synthetic world cannot render
-    return prompts
+    return [(text, parse_caption(text)) for text in prompts]
 
 
 def main(argv=None) -> dict:
+    argv = list(sys.argv[1:] if argv is None else argv)
     a = parse_args(argv)
     cfg = load_config(a.config, parse_options(a.cfg_options))
     height, width = tuple(cfg.image_size)
@@ -80,8 +81,8 @@ def main(argv=None) -> dict:
     dirs = {name: a.out / name for name in ("gt", "vae")}
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
-    for i, text in enumerate(tqdm(prompts, desc="render + VAE", disable=a.no_progress)):
-        world = World(WorldSpec(parse_caption(text), seed=REFERENCE_SEED + i, width=width, height=height))
+    for i, (text, caption) in enumerate(tqdm(prompts, desc="render + VAE", disable=a.no_progress)):
+        world = World(WorldSpec(caption, seed=REFERENCE_SEED + i, width=width, height=height))
         frames = np.stack(list(world.frames(int(round(a.seconds * world.spec.fps)))))
         with torch.no_grad():
             x = from_uint8(frames)[None]
@@ -92,41 +93,25 @@ def main(argv=None) -> dict:
             (dirs[name] / f"sample_{i:04d}.json").write_text(json.dumps({"caption": text}) + "\n")
     results = evaluate_run([str(dirs["gt"]), str(dirs["vae"])], ["gt", "vae"], a.out, EvalOptions(scenes=False),
                            progress=not a.no_progress)
-    write_readme(a, prompts, results)
+    write_readme(a.out, "python tools/seam_floor.py " + shlex.join(argv), [t for t, _ in prompts], results)
     return results
 
 
-def _mean(videos: list[dict], key: str) -> float:
-    values = [v["summary"][key] for v in videos if v["summary"].get(key) is not None]
-    return float(np.nanmean(values)) if values else float("nan")
-
-
-def write_readme(a, prompts: list[str], results: dict) -> None:
-    command = "python tools/seam_floor.py " + " ".join(shlex.quote(s) for s in (argv_of(a)))
+def write_readme(out: Path, command: str, prompts: list[str], results: dict) -> None:
+    table = ["| method | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
+    for method, videos in results.items():
+        summary = report.method_summary(videos, COLUMNS)
+        table.append(f"| {method} | " + " | ".join(f"{summary[c]:.3g}" for c in COLUMNS) + " |")
     lines = ["# Metric floor: ground truth and its VAE reconstruction", "", "```", command, "```", "",
              "Means over the videos' clips (tools.eval, no scene detection); `gt` = the synthetic world's video of "
              "each caption (seed 1000 + i), `vae` = that video encoded and decoded by the config's VAE.", "",
-             "| method | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
-    for method, videos in results.items():
-        lines.append(f"| {method} | " + " | ".join(f"{_mean(videos, c):.3g}" for c in COLUMNS) + " |")
-    lines += ["", "Per video:", "", "| video | caption | " + " | ".join(f"{m} seam_diff" for m in results) + " |",
-              "|---|---|" + "---|" * len(results)]
+             *table, "", "Per video:", "", "| video | caption | " + " | ".join(f"{m} seam_diff" for m in results) + " |",
+             "|---|---|" + "---|" * len(results)]
     for i, text in enumerate(prompts):
         lines.append(f"| {i} | {text} | " + " | ".join(f"{results[m][i]['summary']['seam_diff']:.3g}"
                                                       for m in results) + " |")
-    (a.out / "README.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[8:8 + 2 + len(results)]))
-
-
-def argv_of(a) -> list[str]:
-    out = ["--out", str(a.out), "--seconds", f"{a.seconds:g}"]
-    out += ["--prompt-path", str(a.prompt_path)] if a.prompt_path else []
-    out += ["--num-prompts", str(a.num_prompts)] if a.num_prompts is not None else []
-    if a.config != parse_args(["--out", "x"]).config:
-        out += ["--config", str(a.config)]
-    if a.cfg_options:
-        out += ["--cfg-options", *a.cfg_options]
-    return out
+    (out / "README.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(table))
 
 
 if __name__ == "__main__":

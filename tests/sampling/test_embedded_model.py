@@ -22,7 +22,8 @@ def _resolved(vae):
     from different directories); ``random_phase`` is a training-only augmentation of the ring VAE and
     ``seam_frames`` a decoding-only option."""
     vae = dict(to_dict(vae), from_pretrained=str(Path(vae.from_pretrained).resolve()))
-    vae.pop("random_phase", None), vae.pop("seam_frames", None)
+    for key in ("random_phase", "seam_frames"):
+        vae.pop(key, None)
     return vae
 
 

@@ -14,8 +14,8 @@ from .test_video_io import make_clip
 FAST = ["--num-frames", "3s", "--num-sampling-steps", "6", "--cfg-options", "progress=False", "save_latents=True"]
 
 
-def _run(save_dir, *extra):
-    return run_inference(TINY, "--save-dir", save_dir, *FAST, *extra)
+def _run(save_dir, *extra, config=TINY):
+    return run_inference(config, "--save-dir", save_dir, *FAST, *extra)
 
 
 def test_text_to_video_outputs(tmp_path):
@@ -50,11 +50,7 @@ def test_resume_equals_uninterrupted(tmp_path, monkeypatch, capsys, every, ring)
     if ring:
         config = tmp_path / "ring.py"
         config.write_text(f"_base_ = [{TINY!r}]\n" + RING_VAE)
-
-    def _run(save_dir, *extra):
-        return run_inference(config, "--save-dir", save_dir, *FAST, *extra)
-
-    _run(tmp_path / "full", *args)
+    _run(tmp_path / "full", *args, config=config)
     original = pipeline.ChunkSink.write
 
     def stop_at_chunk_3(self, chunk):
@@ -64,12 +60,12 @@ def test_resume_equals_uninterrupted(tmp_path, monkeypatch, capsys, every, ring)
 
     monkeypatch.setattr(pipeline.ChunkSink, "write", stop_at_chunk_3)
     with pytest.raises(RuntimeError, match="simulated"):
-        _run(tmp_path / "cut", *args)
+        _run(tmp_path / "cut", *args, config=config)
     assert (tmp_path / "cut/.resume/sample_0000/state.pt").is_file()
     assert read_video(tmp_path / "cut/sample_0000.mp4").shape[0] == 3 * 17  # a playable partial video
     monkeypatch.setattr(pipeline.ChunkSink, "write", original)
     capsys.readouterr()
-    _run(tmp_path / "cut", *args, "--resume")
+    _run(tmp_path / "cut", *args, "--resume", config=config)
     done = 3 if every == 1 else 2  # chunks whose state was saved before the interruption
     assert f"resuming sample_0000 from {tmp_path / 'cut/.resume/sample_0000/state.pt'}: {done} of 5 chunks done" \
         in capsys.readouterr().err
@@ -77,7 +73,7 @@ def test_resume_equals_uninterrupted(tmp_path, monkeypatch, capsys, every, ring)
     assert torch.equal(full, resumed)
     assert (tmp_path / "full/sample_0000.mp4").read_bytes() == (tmp_path / "cut/sample_0000.mp4").read_bytes()
     assert not (tmp_path / "cut/.resume").exists()
-    _run(tmp_path / "cut", *args, "--resume")  # finished videos are skipped
+    _run(tmp_path / "cut", *args, "--resume", config=config)  # finished videos are skipped
 
 
 def test_resume_refuses_another_runs_state(tmp_path, monkeypatch):
